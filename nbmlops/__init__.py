@@ -1,0 +1,73 @@
+"""nbmlops: Jupyter-native MLOps — tracking, registry, serving, pipelines, monitoring.
+
+Importing this package is cheap: the public names below are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from nbmlops._version import __version__
+
+if TYPE_CHECKING:
+    from nbmlops.tracking.api import (
+        active_run,
+        end_run,
+        get_run,
+        last_run,
+        log_artifact,
+        log_dataset,
+        log_metric,
+        log_metrics,
+        log_model,
+        log_param,
+        log_params,
+        runs,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+    from nbmlops.tracking.run import Run
+
+#: public name -> module that defines it (imported lazily, on first attribute access)
+_EXPORTS: dict[str, str] = {
+    "Run": "nbmlops.tracking.run",
+    "active_run": "nbmlops.tracking.api",
+    "end_run": "nbmlops.tracking.api",
+    "get_run": "nbmlops.tracking.api",
+    "last_run": "nbmlops.tracking.api",
+    "log_artifact": "nbmlops.tracking.api",
+    "log_dataset": "nbmlops.tracking.api",
+    "log_metric": "nbmlops.tracking.api",
+    "log_metrics": "nbmlops.tracking.api",
+    "log_model": "nbmlops.tracking.api",
+    "log_param": "nbmlops.tracking.api",
+    "log_params": "nbmlops.tracking.api",
+    "runs": "nbmlops.tracking.api",
+    "set_tag": "nbmlops.tracking.api",
+    "set_tags": "nbmlops.tracking.api",
+    "start_run": "nbmlops.tracking.api",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbmlops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the nbmlops magics (``%load_ext nbmlops``)."""
+    from nbmlops.magics import register
+
+    register(ipython)

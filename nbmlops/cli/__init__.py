@@ -1,0 +1,54 @@
+"""The ``nbmlops`` console script: one click group per module, loaded lazily."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from nbmlops._version import __version__
+
+#: command name -> "module:attribute" of a click command or group (imported when used)
+COMMANDS: dict[str, str] = {
+    "runs": "nbmlops.cli.runs:runs",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported only when invoked or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd: click.Command = getattr(importlib.import_module(module), attr)
+        return cmd
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="nbmlops")
+def cli() -> None:
+    """Jupyter-native MLOps: tracking, registry, serving, pipelines, monitoring."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; NbmlopsErrors print one line (no traceback) and exit 1."""
+    from nbmlops.errors import NbmlopsError
+
+    try:
+        return cli.main(args=argv, prog_name="nbmlops", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except NbmlopsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

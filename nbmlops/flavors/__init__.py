@@ -1,0 +1,1 @@
+"""Model formats: save/load models by kind, infer input signatures."""

@@ -1,0 +1,101 @@
+"""Content-addressed blobs on an fsspec filesystem: atomic writes, hash-checked reads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+from typing import IO, Any
+
+from nbmlops.errors import ArtifactIntegrityError, ArtifactNotFound, StoreUnavailableError
+
+_CHUNK = 1 << 20
+
+
+class ArtifactStore:
+    """Blobs stored once per sha256 under ``<root>/<aa>/<sha256>``."""
+
+    def __init__(self, url: str) -> None:
+        from fsspec.core import url_to_fs
+
+        self.url = url
+        self.fs: Any
+        self.fs, self.root = url_to_fs(url)
+        self.root = self.root.rstrip("/")
+        self._local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple)
+                                 else (self.fs.protocol,))
+
+    def path_of(self, sha256: str) -> str:
+        """Return the filesystem path of a blob."""
+        return f"{self.root}/{sha256[:2]}/{sha256}"
+
+    def exists(self, sha256: str) -> bool:
+        """Return whether a blob is stored."""
+        return bool(self.fs.exists(self.path_of(sha256)))
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store ``data`` once; return its (sha256, size)."""
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.exists(sha):
+            self._write_atomic(sha, lambda f: f.write(data))
+        return sha, len(data)
+
+    def put_file(self, path: str | Path) -> tuple[str, int]:
+        """Store a local file once, streaming it; return its (sha256, size)."""
+        h = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                h.update(chunk)
+                size += len(chunk)
+        sha = h.hexdigest()
+        if not self.exists(sha):
+
+            def copy(out: IO[bytes]) -> None:
+                with open(path, "rb") as src:
+                    for chunk in iter(lambda: src.read(_CHUNK), b""):
+                        out.write(chunk)
+
+            self._write_atomic(sha, copy)
+        return sha, size
+
+    def _write_atomic(self, sha: str, write: Any) -> None:
+        final = self.path_of(sha)
+        tmp_dir = f"{self.root}/tmp"
+        tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
+        try:
+            self.fs.makedirs(tmp_dir, exist_ok=True)
+            self.fs.makedirs(f"{self.root}/{sha[:2]}", exist_ok=True)
+            with self.fs.open(tmp, "wb") as out:
+                write(out)
+            if self._local:
+                os.replace(tmp, final)  # atomic on one filesystem
+            else:
+                self.fs.mv(tmp, final)
+        except PermissionError as exc:
+            raise StoreUnavailableError(
+                self.url, f"cannot write artifacts ({exc.strerror})", "check folder permissions"
+            ) from exc
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+
+    def get_bytes(self, sha256: str) -> bytes:
+        """Return a blob's bytes after checking that they hash to ``sha256``."""
+        try:
+            with self.fs.open(self.path_of(sha256), "rb") as f:
+                data: bytes = f.read()
+        except FileNotFoundError:
+            raise ArtifactNotFound(sha256, "the blob is missing from the artifact store") from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise ArtifactIntegrityError(sha256, actual)
+        return data
+
+    def get_to_file(self, sha256: str, dest: str | Path) -> Path:
+        """Write a verified blob to ``dest`` and return that path."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(self.get_bytes(sha256))
+        return dest

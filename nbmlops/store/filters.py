@@ -1,0 +1,301 @@
+"""Parse ``runs(filter=...)`` expressions and compile them to SQL clauses.
+
+Grammar (keywords case-insensitive)::
+
+    expr       := and_expr ("or" and_expr)*
+    and_expr   := atom ("and" atom)*
+    atom       := "(" expr ")" | column OP literal
+    column     := metrics.KEY | params.KEY | tags.KEY | [attributes.]ATTR
+    OP         := = | == | != | < | <= | > | >= | like | ilike
+    literal    := number | 'text' | "text"
+
+Keys containing other characters may be back-quoted: ``metrics.`val loss```.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Union
+
+from nbmlops.errors import FilterError
+
+PREFIXES = ("metrics", "params", "tags", "attributes")
+ATTRIBUTES = {
+    "run_id": "id",
+    "id": "id",
+    "name": "name",
+    "status": "status",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "duration": "duration",
+    "notebook": "notebook_path",
+    "notebook_path": "notebook_path",
+    "git_commit": "git_commit",
+    "provenance": "provenance_status",
+    "parent_run_id": "parent_run_id",
+}
+_OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<lp>\() | (?P<rp>\)) |
+      (?P<op><=|>=|==|!=|<>|=|<|>) |
+      (?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_])) |
+      (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*") |
+      (?P<ident>(?:[A-Za-z_][A-Za-z0-9_\-:]*|`[^`]+`)(?:\.(?:[A-Za-z0-9_\-:]+|`[^`]+`))*)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``column OP literal`` with the column split into (prefix, key)."""
+
+    prefix: str
+    key: str
+    op: str
+    value: Any
+    position: int
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    """``and``/``or`` over sub-expressions."""
+
+    op: str
+    items: tuple[Node, ...]
+
+
+Node = Union[Comparison, BoolOp]
+
+
+def _tokenize(expr: str) -> list[tuple[str, str, int]]:
+    tokens: list[tuple[str, str, int]] = []
+    pos = 0
+    while pos < len(expr):
+        if expr[pos:].strip() == "":
+            break
+        m = _TOKEN.match(expr, pos)
+        if not m or m.end() == pos:
+            raise FilterError(expr, f"unexpected character {expr[pos:].lstrip()[:1]!r}", pos)
+        kind = m.lastgroup or ""
+        start = m.start(kind)
+        tokens.append((kind, m.group(kind), start))
+        pos = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, expr: str) -> None:
+        self.expr = expr
+        self.tokens = _tokenize(expr)
+        self.i = 0
+
+    def _peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _next(self, what: str) -> tuple[str, str, int]:
+        tok = self._peek()
+        if tok is None:
+            raise FilterError(self.expr, f"expression ends early; expected {what}", len(self.expr))
+        self.i += 1
+        return tok
+
+    def _keyword(self, word: str) -> bool:
+        tok = self._peek()
+        if tok and tok[0] == "ident" and tok[1].lower() == word:
+            self.i += 1
+            return True
+        return False
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise FilterError(self.expr, "empty expression", 0)
+        node = self._or()
+        tok = self._peek()
+        if tok is not None:
+            raise FilterError(self.expr, f"unexpected {tok[1]!r}; expected 'and' or 'or'", tok[2])
+        return node
+
+    def _or(self) -> Node:
+        items = [self._and()]
+        while self._keyword("or"):
+            items.append(self._and())
+        return items[0] if len(items) == 1 else BoolOp("or", tuple(items))
+
+    def _and(self) -> Node:
+        items = [self._atom()]
+        while self._keyword("and"):
+            items.append(self._atom())
+        return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
+
+    def _atom(self) -> Node:
+        kind, text, pos = self._next("a column such as metrics.acc")
+        if kind == "lp":
+            node = self._or()
+            kind, text, p2 = self._next("')'")
+            if kind != "rp":
+                raise FilterError(self.expr, f"expected ')' but found {text!r}", p2)
+            return node
+        if kind != "ident":
+            raise FilterError(self.expr, f"expected a column such as metrics.acc, got {text!r}", pos)
+        prefix, key = _split_column(self.expr, text, pos)
+        op_tok = self._next("an operator (=, !=, <, <=, >, >=, like)")
+        if op_tok[0] == "op":
+            op = _OPS[op_tok[1]]
+        elif op_tok[0] == "ident" and op_tok[1].lower() in {"like", "ilike"}:
+            op = op_tok[1].lower()
+        else:
+            raise FilterError(
+                self.expr, f"expected an operator (=, !=, <, <=, >, >=, like), got {op_tok[1]!r}",
+                op_tok[2],
+            )
+        vkind, vtext, vpos = self._next("a value (a number or a quoted string)")
+        if vkind == "num":
+            value: Any = float(vtext)
+        elif vkind == "str":
+            value = re.sub(r"\\(.)", r"\1", vtext[1:-1])
+        else:
+            raise FilterError(
+                self.expr, f"expected a number or a quoted string, got {vtext!r} "
+                "(quote text values: params.model = 'rf')", vpos,
+            )
+        return Comparison(prefix, key, op, value, pos)
+
+
+def _split_column(expr: str, text: str, pos: int) -> tuple[str, str]:
+    head, _, rest = text.partition(".")
+    head_l = head.lower()
+    if head_l in {"metrics", "params", "tags", "metric", "param", "tag"} and rest:
+        prefix = head_l if head_l.endswith("s") else head_l + "s"
+        return prefix, rest.strip("`")
+    if head_l in {"attributes", "attribute", "attr"} and rest:
+        head_l, rest = rest.lower(), ""
+    if not rest and head_l in ATTRIBUTES:
+        return "attributes", ATTRIBUTES[head_l]
+    raise FilterError(
+        expr,
+        f"unknown column {text!r}; use metrics.<key>, params.<key>, tags.<key> or one of "
+        + ", ".join(sorted(k for k in ATTRIBUTES if k != "id")),
+        pos,
+    )
+
+
+def parse_filter(expr: str) -> Node:
+    """Return the parsed expression tree, or raise FilterError naming the problem."""
+    return _Parser(expr).parse()
+
+
+def _to_epoch(expr: str, value: Any, pos: int) -> float:
+    if isinstance(value, float):
+        return value
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise FilterError(expr, f"{value!r} is not an ISO date/time or epoch seconds", pos) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def compile_filter(
+    expr: str,
+    node: Node,
+    known_keys: Callable[[str], set[str]],
+) -> Any:
+    """Return a SQLAlchemy boolean clause over ``runs`` for a parsed expression."""
+    from sqlalchemy import and_, exists, or_, select
+
+    from nbmlops.store import schema as s
+
+    def cmp(col: Any, op: str, value: Any) -> Any:
+        if op == "like":
+            return col.like(value)
+        if op == "ilike":
+            return col.ilike(value)
+        return col.op(op)(value)
+
+    def visit(n: Node) -> Any:
+        if isinstance(n, BoolOp):
+            parts = [visit(i) for i in n.items]
+            return and_(*parts) if n.op == "and" else or_(*parts)
+        if n.prefix in {"metrics", "params", "tags"}:
+            known = known_keys(n.prefix)
+            if n.key not in known:
+                hint = ", ".join(sorted(known)[:20]) or "none logged yet"
+                raise FilterError(
+                    expr, f"unknown {n.prefix[:-1]} {n.key!r}; known {n.prefix}: {hint}", n.position
+                )
+        if n.prefix == "metrics":
+            if not isinstance(n.value, float) or n.op in {"like", "ilike"}:
+                raise FilterError(expr, f"metrics.{n.key} compares with numbers only", n.position)
+            t = s.latest_metrics
+            return exists(
+                select(1).where(t.c.run_id == s.runs.c.id, t.c.key == n.key,
+                                cmp(t.c.value, n.op, n.value))
+            )
+        if n.prefix == "params":
+            t = s.params
+            if isinstance(n.value, float) and n.op not in {"like", "ilike"}:
+                cond = cmp(t.c.value_num, n.op, n.value)
+            else:
+                cond = cmp(t.c.value, n.op, str(n.value))
+            return exists(select(1).where(t.c.run_id == s.runs.c.id, t.c.key == n.key, cond))
+        if n.prefix == "tags":
+            t = s.tags
+            return exists(
+                select(1).where(t.c.run_id == s.runs.c.id, t.c.key == n.key,
+                                cmp(t.c.value, n.op, str(n.value)))
+            )
+        return _attribute(n)
+
+    def _attribute(n: Comparison) -> Any:
+        if n.key in {"start_time", "end_time"}:
+            return cmp(s.runs.c[n.key], n.op, _to_epoch(expr, n.value, n.position))
+        if n.key == "duration":
+            if not isinstance(n.value, float):
+                raise FilterError(expr, "duration compares with seconds (a number)", n.position)
+            return cmp(s.runs.c.end_time - s.runs.c.start_time, n.op, n.value)
+        value = n.value
+        if n.key == "status":
+            value = str(value).upper()
+        elif isinstance(value, float):
+            raise FilterError(expr, f"{n.key} compares with quoted text", n.position)
+        return cmp(s.runs.c[n.key], n.op, value)
+
+    return visit(node)
+
+
+def compile_order_by(items: list[str], known_keys: Callable[[str], set[str]]) -> list[Any]:
+    """Return SQLAlchemy ORDER BY clauses for items such as ``"metrics.acc DESC"``."""
+    from sqlalchemy import select
+
+    from nbmlops.store import schema as s
+
+    clauses = []
+    for item in items:
+        parts = item.strip().split()
+        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() not in {"ASC", "DESC"}):
+            raise FilterError(item, "order_by items look like 'metrics.acc DESC' or 'start_time'")
+        prefix, key = _split_column(item, parts[0], 0)
+        desc = len(parts) == 2 and parts[1].upper() == "DESC"
+        if prefix == "metrics":
+            t = s.latest_metrics
+            col: Any = select(t.c.value).where(t.c.run_id == s.runs.c.id, t.c.key == key)
+            col = col.scalar_subquery()
+        elif prefix in {"params", "tags"}:
+            t = s.params if prefix == "params" else s.tags
+            col = select(t.c.value).where(t.c.run_id == s.runs.c.id, t.c.key == key)
+            col = col.scalar_subquery()
+        elif key == "duration":
+            col = s.runs.c.end_time - s.runs.c.start_time
+        else:
+            col = s.runs.c[key]
+        if prefix in {"metrics", "params", "tags"} and key not in known_keys(prefix):
+            raise FilterError(item, f"unknown {prefix[:-1]} {key!r} in order_by")
+        clauses.append((col.desc() if desc else col.asc()).nulls_last())
+    return clauses

@@ -1,0 +1,154 @@
+"""The metadata tables (SQLAlchemy Core) and the schema version they make up."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+#: Bump with a migration in ``store/migrations.py`` whenever a table changes.
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "nbmlops_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("python_version", String(64), nullable=False),
+    Column("platform", String(250), nullable=False),
+    Column("packages", Text, nullable=False),  # JSON {dist: version}
+    Column("imported", Text, nullable=False),  # JSON {module: version}
+    Column("upgraded", Text, nullable=False),  # JSON {module: {"imported":..,"on_disk":..}}
+    Column("variables", Text, nullable=False),  # JSON, secrets redacted
+    Column("created_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("parent_run_id", String(32), ForeignKey("runs.id")),
+    Column("notebook_path", Text),
+    Column("source", Text),
+    Column("source_hash", String(64)),
+    Column("git_commit", String(64)),
+    Column("git_dirty", Boolean),
+    Column("execution_count", Integer),
+    Column("error", Text),
+    Column("environment_hash", String(64), ForeignKey("environments.hash")),
+    Column("provenance_status", String(16)),
+    Column("provenance", Text),  # JSON {"reasons": [...], "variables": {...}}
+    Column("heartbeat_at", Float),
+    Column("pid", Integer),
+    Column("host", String(250)),
+    Index("ix_runs_status", "status"),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_parent", "parent_run_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("value_num", Float),  # numeric view of value, for filters like params.alpha > 0.1
+    Column("kind", String(8), nullable=False),  # "str", "json" or "repr"
+    Index("ix_params_key_value", "key", "value"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float),  # NULL when is_nan (SQLite cannot hold NaN)
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("step", Integer, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("step", Integer, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(250), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("meta", Text),  # JSON: flavor, signature, input example... for models
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("shape", Text, nullable=False),
+    Column("columns", Text, nullable=False),
+    Column("dtypes", Text, nullable=False),
+    Column("stats", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+run_datasets = Table(
+    "run_datasets",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(250), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("fingerprint", String(64), ForeignKey("datasets.fingerprint"), nullable=False),
+)

@@ -1,0 +1,242 @@
+"""The tracking API: start and end runs, log to the active run, query runs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from nbmlops.entities import ArtifactInfo, DatasetInfo, RunStatus
+from nbmlops.errors import NbmlopsError, RunNotFound, ValidationError
+from nbmlops.names import validate_name
+from nbmlops.tracking import active
+from nbmlops.tracking.buffer import get_buffer
+from nbmlops.tracking.run import Run, env_parent_run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nbmlops.config import Settings
+
+_exit_hook_installed = False
+
+
+def _stores(settings: Settings | None = None) -> tuple[Any, Any]:
+    from nbmlops.store import open_store
+
+    return open_store(settings)
+
+
+def start_run(
+    name: str | None = None,
+    experiment: str = "default",
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    *,
+    parent: str | Run | None = None,
+    source: str | None = None,
+    notebook_path: str | None = None,
+    execution_count: int | None = None,
+    capture: bool = True,
+    settings: Settings | None = None,
+) -> Run:
+    """Return a new RUNNING run, made active; nested in the active run if there is one.
+
+    Use it as a context manager: the run ends FINISHED, or FAILED with the traceback
+    if the block raises (the exception still propagates).
+    """
+    validate_name(experiment, "experiment")
+    if name is not None:
+        validate_name(name, "run")
+    parent_id = _parent_id(parent)
+    store, artifacts = _stores(settings)
+    fields: dict[str, Any] = dict(parent_run_id=parent_id, source=source,
+                                  execution_count=execution_count)
+    if source is not None:
+        fields["source_hash"] = hashlib.sha256(source.encode()).hexdigest()
+    if capture:
+        fields.update(_capture(store, notebook_path))
+    elif notebook_path:
+        fields["notebook_path"] = notebook_path
+    import uuid
+
+    run_id = uuid.uuid4().hex
+    record = store.create_run(experiment, name or f"run-{run_id[:8]}", id=run_id, **fields)
+    run = Run(record, store, artifacts)
+    try:
+        if params:
+            run.log_params(params)
+        if tags:
+            run.set_tags(tags)
+    except NbmlopsError:
+        store.end_run(run.id, RunStatus.FAILED, "invalid params or tags at start")
+        raise
+    active.push(run)
+    get_buffer().watch(store, run.id)
+    _install_exit_hook()
+    return run
+
+
+def _parent_id(parent: str | Run | None) -> str | None:
+    if isinstance(parent, Run):
+        return parent.id
+    if parent:
+        return parent
+    current = active.current()
+    return current.id if current else env_parent_run()
+
+
+def _capture(store: Any, notebook_path: str | None) -> dict[str, Any]:
+    from pathlib import Path
+
+    from nbmlops.tracking.capture import capture_environment, git_state
+
+    env_hash, env = capture_environment()
+    store.put_environment(env_hash, env)
+    folder = Path(notebook_path).parent if notebook_path else None
+    commit, dirty = git_state(folder if folder and folder.is_dir() else None)
+    return dict(environment_hash=env_hash, git_commit=commit, git_dirty=dirty,
+                notebook_path=notebook_path)
+
+
+def active_run() -> Run | None:
+    """Return the innermost active run, or None."""
+    return active.current()
+
+
+def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
+    """End the active run with ``status`` (FINISHED by default)."""
+    run = active.current()
+    if run is None:
+        raise ValidationError("there is no active run to end; start one with start_run()")
+    run.end(status)
+
+
+def _require_active() -> Run:
+    run = active.current()
+    if run is None:
+        raise ValidationError(
+            "no active run: call nbmlops.start_run() (or use %%track) before logging"
+        )
+    return run
+
+
+def log_param(key: str, value: Any) -> None:
+    """Log a param on the active run."""
+    _require_active().log_param(key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params on the active run."""
+    _require_active().log_params(params)
+
+
+def log_metric(key: str, value: Any, step: int | None = None) -> None:
+    """Queue a metric value on the active run (cheap; flushed in batches)."""
+    _require_active().log_metric(key, value, step)
+
+
+def log_metrics(metrics: dict[str, Any], step: int | None = None) -> None:
+    """Queue several metric values on the active run."""
+    _require_active().log_metrics(metrics, step)
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag on the active run."""
+    _require_active().set_tag(key, value)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    """Set tags on the active run."""
+    _require_active().set_tags(tags)
+
+
+def log_artifact(obj: Any, name: str | None = None) -> list[ArtifactInfo]:
+    """Store an artifact (file, folder, text, bytes, figure, DataFrame) on the active run."""
+    return _require_active().log_artifact(obj, name)
+
+
+def log_model(model: Any, name: str = "model", **options: Any) -> ArtifactInfo:
+    """Save a model safely on the active run; return its artifact."""
+    return _require_active().log_model(model, name, **options)
+
+
+def log_dataset(data: Any, name: str, *, role: str = "input") -> DatasetInfo:
+    """Fingerprint a dataset and link it to the active run."""
+    return _require_active().log_dataset(data, name, role=role)
+
+
+def get_run(run_id: str, *, settings: Settings | None = None) -> Run:
+    """Return the run with this id (raises RunNotFound)."""
+    if not isinstance(run_id, str) or not run_id:
+        raise RunNotFound(run_id)
+    store, artifacts = _stores(settings)
+    get_buffer().flush_quietly()
+    return Run(store.get_run(run_id), store, artifacts)
+
+
+def last_run(*, settings: Settings | None = None) -> Run:
+    """Return the most recently started top-level run."""
+    store, artifacts = _stores(settings)
+    found = store.search_runs(max_results=1)
+    if not found:
+        raise RunNotFound("last", "no runs recorded yet")
+    return Run(found[0], store, artifacts)
+
+
+def runs(
+    experiment: str | None = None,
+    filter: str | None = None,
+    order_by: str | list[str] | None = None,
+    max_results: int | None = None,
+    *,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Return a DataFrame of runs: run_id, name, status, start_time, duration, params.*, metrics.*.
+
+    ``filter`` is evaluated in SQL, e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
+    """
+    from nbmlops.tracking.query import runs_frame
+
+    store, _ = _stores(settings)
+    get_buffer().flush_quietly()
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    if max_results is not None and (not isinstance(max_results, int) or max_results < 0):
+        raise ValidationError(f"max_results must be a non-negative int, got {max_results!r}")
+    records = store.search_runs(experiment, filter, order_by, max_results)
+    return runs_frame(store, records)
+
+
+def _install_exit_hook() -> None:
+    """End still-active runs at interpreter exit (FAILED if an exception is escaping)."""
+    global _exit_hook_installed
+    if _exit_hook_installed:
+        return
+    _exit_hook_installed = True
+    import atexit
+
+    previous = sys.excepthook
+    failure: list[str] = []
+
+    def hook(tp: Any, value: Any, tb: Any) -> None:
+        import traceback
+
+        failure.append("".join(traceback.format_exception(tp, value, tb)))
+        previous(tp, value, tb)
+
+    sys.excepthook = hook
+
+    def at_exit() -> None:
+        for run in reversed(active.all_active()):
+            try:
+                if failure:
+                    run.end(RunStatus.FAILED, failure[-1])
+                else:
+                    run.end(RunStatus.FINISHED)
+            except Exception:
+                pass
+
+    atexit.register(at_exit)
+    os.register_at_fork(after_in_child=active.clear)

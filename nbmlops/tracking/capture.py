@@ -1,0 +1,139 @@
+"""Capture where a run came from: environment, git state and notebook path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from nbmlops.tracking.secrets import redact
+
+_ENV_PREFIXES = ("NBMLOPS_", "PYTHON", "OMP_", "MKL_", "OPENBLAS_", "CUDA_", "CONDA_", "VIRTUAL_ENV")
+_dist_cache: tuple[tuple[float, ...], dict[str, str], dict[str, list[str]]] | None = None
+
+
+def _site_stamp() -> tuple[float, ...]:
+    stamps = []
+    for entry in sys.path:
+        try:
+            stamps.append(os.stat(entry or ".").st_mtime)
+        except OSError:
+            stamps.append(0.0)
+    return tuple(stamps)
+
+
+def installed_packages() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Return ({distribution: version}, {top-level module: [distributions]}) from pip metadata.
+
+    Cached per process and re-read when a ``sys.path`` folder changes (an install).
+    """
+    global _dist_cache
+    from importlib import metadata
+
+    stamp = _site_stamp()
+    if _dist_cache is None or _dist_cache[0] != stamp:
+        packages = {}
+        for dist in metadata.distributions():
+            name = dist.metadata["Name"]
+            if name:
+                packages[name] = dist.version
+        _dist_cache = (stamp, dict(sorted(packages.items())), metadata.packages_distributions())
+    return _dist_cache[1], _dist_cache[2]
+
+
+def imported_modules() -> dict[str, str]:
+    """Return {top-level module: __version__} for modules imported in this process."""
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        if "." in name or name.startswith("_") or mod is None:
+            continue
+        version = getattr(mod, "__version__", None)
+        if isinstance(version, str):
+            out[name] = version
+    return dict(sorted(out.items()))
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        from packaging.version import Version
+
+        return Version(a) == Version(b)
+    except Exception:
+        return a == b
+
+
+def upgraded_modules(imported: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Return modules whose installed version differs from the one imported (restart needed)."""
+    packages, owners = installed_packages()
+    out = {}
+    for module, version in imported.items():
+        for dist in owners.get(module, []):
+            on_disk = packages.get(dist)
+            if on_disk and not _same_version(on_disk, version) and _looks_versioned(version):
+                out[module] = {"imported": version, "on_disk": on_disk, "distribution": dist}
+    return out
+
+
+def _looks_versioned(version: str) -> bool:
+    return bool(version) and version[0].isdigit()
+
+
+def environment_variables() -> dict[str, str]:
+    """Return the environment variables worth recording, with secrets redacted."""
+    return {k: redact(k, v) for k, v in sorted(os.environ.items()) if k.startswith(_ENV_PREFIXES)}
+
+
+def capture_environment() -> tuple[str, dict[str, Any]]:
+    """Return (hash, environment) for this process; identical environments share a hash."""
+    packages, _ = installed_packages()
+    imported = imported_modules()
+    env = {
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": packages,
+        "imported": imported,
+        "upgraded": upgraded_modules(imported),
+        "variables": environment_variables(),
+    }
+    digest = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
+    return digest, env
+
+
+def git_state(folder: str | Path | None = None) -> tuple[str | None, bool | None]:
+    """Return (commit, dirty) of the git work tree holding ``folder``, or (None, None)."""
+    cwd = str(folder or Path.cwd())
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit.stdout.strip(), bool(status.stdout.strip())
+
+
+def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
+    """Return the path of the notebook this kernel runs, where Jupyter or nbmlops says it."""
+    candidates = [
+        os.environ.get("NBMLOPS_NOTEBOOK_PATH"),
+        (user_ns or {}).get("__session__"),
+        (user_ns or {}).get("__vsc_ipynb_file__"),
+        os.environ.get("JPY_SESSION_NAME"),
+    ]
+    for cand in candidates:
+        if isinstance(cand, str) and cand.endswith(".ipynb"):
+            path = Path(cand)
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            return str(path)
+    return None

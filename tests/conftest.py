@@ -1,0 +1,36 @@
+"""Shared fixtures: every test gets its own store in a temp folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def nbmlops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point NBMLOPS_HOME at a fresh folder and forget cached stores and active runs."""
+    from nbmlops import store
+    from nbmlops.tracking import active
+
+    home = tmp_path / ".nbmlops"
+    monkeypatch.setenv("NBMLOPS_HOME", str(home))
+    for var in ("NBMLOPS_STORE_URL", "NBMLOPS_ARTIFACT_URL", "NBMLOPS_PARENT_RUN_ID",
+                "NBMLOPS_NOTEBOOK_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    store.reset()
+    active.clear()
+    yield home
+    active.clear()
+    store.reset()
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when ``condition`` is false, or fail when NBMLOPS_REQUIRE_ALL=1 (CI)."""
+    if condition:
+        return
+    if os.environ.get("NBMLOPS_REQUIRE_ALL") == "1":
+        pytest.fail(f"required in CI but unavailable: {reason}")
+    pytest.skip(reason)
