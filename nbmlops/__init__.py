@@ -28,11 +28,32 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from nbmlops.registry.aliases import alias_history, delete_alias, promote, set_alias
+    from nbmlops.registry.versions import (
+        ModelVersion,
+        compare_versions,
+        get_model_version,
+        list_models,
+        list_versions,
+        load_model,
+        register_model,
+    )
     from nbmlops.tracking.run import Run
 
 #: public name -> module that defines it (imported lazily, on first attribute access)
 _EXPORTS: dict[str, str] = {
+    "ModelVersion": "nbmlops.registry.versions",
     "Run": "nbmlops.tracking.run",
+    "alias_history": "nbmlops.registry.aliases",
+    "compare_versions": "nbmlops.registry.versions",
+    "delete_alias": "nbmlops.registry.aliases",
+    "get_model_version": "nbmlops.registry.versions",
+    "list_models": "nbmlops.registry.versions",
+    "list_versions": "nbmlops.registry.versions",
+    "load_model": "nbmlops.registry.versions",
+    "promote": "nbmlops.registry.aliases",
+    "register_model": "nbmlops.registry.versions",
+    "set_alias": "nbmlops.registry.aliases",
     "active_run": "nbmlops.tracking.api",
     "end_run": "nbmlops.tracking.api",
     "get_run": "nbmlops.tracking.api",

@@ -152,3 +152,71 @@ run_datasets = Table(
     Column("role", String(16), primary_key=True),
     Column("fingerprint", String(64), ForeignKey("datasets.fingerprint"), nullable=False),
 )
+
+# registry -------------------------------------------------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("description", Text),
+    Column("created_at", Float, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(250), ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("artifact_name", String(250), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("flavor", String(64), nullable=False),
+    Column("meta", Text, nullable=False),  # JSON: signature, input_example, trusted, class...
+    Column("metrics", Text, nullable=False),  # JSON snapshot of the run's metrics
+    Column("unsafe", Boolean, nullable=False, default=False),
+    Column("description", Text),
+    Column("tags", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(250), nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(250), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("from_version", Integer),
+    Column("to_version", Integer),  # NULL when the alias was deleted
+    Column("user", String(250), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("reason", Text),
+    Column("forced", Boolean, nullable=False, default=False),
+    Index("ix_alias_history_name", "name", "at"),
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("batch_id", String(32), nullable=False),  # one %%modeltest execution
+    Column("check", String(250), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("value", Text),  # JSON
+    Column("threshold", Text),  # JSON
+    Column("detail", Text),
+    Column("at", Float, nullable=False),
+    Index("ix_check_results_version", "name", "version", "at"),
+)

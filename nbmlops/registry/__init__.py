@@ -1,0 +1,1 @@
+"""Model registry: versions, aliases, test gates, cards and lineage."""

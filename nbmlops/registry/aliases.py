@@ -1,0 +1,89 @@
+"""Aliases (staging, production, …): move them with an audit trail; promote behind test gates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from nbmlops.errors import ValidationError
+from nbmlops.names import validate_name
+from nbmlops.registry.versions import (
+    ModelVersion,
+    _registry,
+    current_user,
+    get_model_version,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class PromotionBlocked(ValidationError):
+    """A promotion was refused because the version's latest checks did not all pass."""
+
+
+def set_alias(name: str, alias: str, version: int | str, reason: str | None = None,
+              *, force: bool = False) -> ModelVersion:
+    """Point ``name@alias`` at ``version`` (recorded in the audit log); return that version."""
+    validate_name(alias, "alias")
+    mv = get_model_version(f"{name}/{version}")
+    reg, _ = _registry()
+    reg.move_alias(name, alias, mv.version, user=current_user(), reason=reason, forced=force)
+    return get_model_version(f"{name}/{mv.version}")
+
+
+def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
+    """Remove ``name@alias`` (recorded in the audit log)."""
+    reg, _ = _registry()
+    reg.resolve_alias(name, alias)  # raises when the alias points nowhere
+    reg.move_alias(name, alias, None, user=current_user(), reason=reason)
+
+
+def promote(name: str, version: int | str, to_alias: str, *, force: bool = False,
+            reason: str | None = None) -> ModelVersion:
+    """Move ``to_alias`` to ``version`` only if its most recent checks all passed.
+
+    ``force=True`` overrides the gate and needs a ``reason``, written in the audit log.
+    """
+    mv = get_model_version(f"{name}/{version}" if str(version).isdigit() else f"{name}@{version}")
+    reg, _ = _registry()
+    checks = reg.latest_checks(mv.name, mv.version)
+    failed = [c["check"] for c in checks if not c["passed"]]
+    if force:
+        if not reason:
+            raise ValidationError("a forced promotion needs reason=… (it goes in the audit log)")
+    elif not checks:
+        raise PromotionBlocked(
+            f"{mv.ref} has never been checked; run %%modeltest {mv.ref} (or `nbmlops models "
+            f"check {mv.ref} --notebook …`) first, or pass force=True with a reason"
+        )
+    elif failed:
+        raise PromotionBlocked(
+            f"{mv.ref} failed its latest checks ({', '.join(failed)}); fix and re-run the "
+            "checks, or pass force=True with a reason"
+        )
+    return set_alias(mv.name, to_alias, mv.version, reason=reason, force=force)
+
+
+def alias_history(name: str) -> pd.DataFrame:
+    """Return the append-only audit log of a model's aliases as a DataFrame."""
+    import pandas as pd
+
+    validate_name(name, "model")
+    reg, _ = _registry()
+    rows: list[dict[str, Any]] = reg.alias_history(name)
+    for r in rows:
+        r["at"] = datetime.fromtimestamp(r["at"], tz=timezone.utc)
+        r["forced"] = bool(r["forced"])
+    cols = ["at", "alias", "from_version", "to_version", "user", "reason", "forced"]
+    return pd.DataFrame(rows, columns=["id", "name", *cols])[cols]
+
+
+def previous_version(name: str, alias: str = "production") -> int:
+    """Return the version ``alias`` pointed at before its current one (for rollback)."""
+    reg, _ = _registry()
+    current = reg.resolve_alias(name, alias)
+    for entry in reversed(reg.alias_history(name, alias)):
+        if entry["to_version"] == current and entry["from_version"] not in (None, current):
+            return int(entry["from_version"])
+    raise ValidationError(f"{name}@{alias} has no earlier version to roll back to")

@@ -1,0 +1,234 @@
+"""Register model versions from runs, look them up by reference, load and compare them."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from nbmlops.errors import ArtifactNotFound, ModelNotFound, ValidationError
+from nbmlops.names import validate_name
+from nbmlops.registry.refs import ModelRef, parse_ref
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nbmlops.store.artifacts import ArtifactStore
+    from nbmlops.store.registry import RegistryStore
+    from nbmlops.tracking.run import Run
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model."""
+
+    name: str
+    version: int
+    run_id: str
+    artifact_name: str
+    sha256: str
+    size: int
+    flavor: str
+    signature: dict[str, Any] | None
+    input_example: list[dict[str, Any]] | None
+    metrics: dict[str, float]
+    unsafe: bool
+    description: str | None
+    tags: dict[str, str]
+    created_at: datetime
+    created_by: str
+    aliases: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """Return ``name/version``."""
+        return f"{self.name}/{self.version}"
+
+    def load(self, **options: Any) -> Any:
+        """Return the model object (hash-verified; never unpickled without opt-in)."""
+        return load_model(self.ref, **options)
+
+    def _repr_html_(self) -> str:
+        from nbmlops.registry.cards import model_card_html
+
+        return model_card_html(self)
+
+
+def current_user() -> str:
+    """Return the OS user name recorded in audit logs."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _registry() -> tuple[RegistryStore, ArtifactStore]:
+    from nbmlops.store import open_store
+    from nbmlops.store.registry import RegistryStore
+
+    sql, artifacts = open_store()
+    return RegistryStore(sql), artifacts
+
+
+def _to_version(row: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
+    meta = row["meta"]
+    return ModelVersion(
+        name=row["name"], version=row["version"], run_id=row["run_id"],
+        artifact_name=row["artifact_name"], sha256=row["sha256"], size=row["size"],
+        flavor=row["flavor"], signature=meta.get("signature"),
+        input_example=meta.get("input_example"), metrics=row["metrics"], unsafe=row["unsafe"],
+        description=row["description"], tags=row["tags"],
+        created_at=datetime.fromtimestamp(row["created_at"], tz=timezone.utc),
+        created_by=row["created_by"],
+        aliases=sorted(a for a, v in aliases.items() if v == row["version"]), meta=meta,
+    )
+
+
+def _resolve_run(run: str | Run | None) -> Run:
+    from nbmlops.tracking import active
+    from nbmlops.tracking.api import get_run, last_run
+    from nbmlops.tracking.run import Run as RunCls
+
+    if isinstance(run, RunCls):
+        return run
+    if run is None or run == "last":
+        current = active.current()
+        return current if current is not None else last_run()
+    return get_run(run)
+
+
+def _pick_model_artifact(run: Run, model: str) -> tuple[Any, dict[str, Any]]:
+    store = run._store
+    try:
+        return store.get_artifact(run.id, model)  # type: ignore[no-any-return]
+    except ArtifactNotFound:
+        candidates = [a.name for a in run.artifacts
+                      if "flavor" in store.get_artifact(run.id, a.name)[1]]
+        if model == "model" and len(candidates) == 1:
+            return store.get_artifact(run.id, candidates[0])  # type: ignore[no-any-return]
+        hint = (f"its models are: {', '.join(candidates)}" if candidates
+                else "it has no model artifacts; log one with log_model or %%track")
+        raise ArtifactNotFound(f"{run.id}:{model}", f"run {run.name!r} has no model {model!r}; "
+                               + hint) from None
+
+
+def register_model(
+    name: str,
+    run: str | Run | None = "last",
+    model: str = "model",
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> ModelVersion:
+    """Register a run's model artifact as the next version of ``name`` and return it."""
+    from nbmlops.tracking.values import to_tag
+
+    validate_name(name, "model")
+    source = _resolve_run(run)
+    info, meta = _pick_model_artifact(source, model)
+    if "flavor" not in meta:
+        raise ValidationError(f"artifact {model!r} of run {source.id} is not a model")
+    reg, _ = _registry()
+    row = dict(
+        run_id=source.id, artifact_name=info.name, sha256=info.sha256, size=info.size,
+        flavor=meta["flavor"], meta=json.dumps(meta), metrics=json.dumps(source.metrics),
+        unsafe=bool(meta.get("unsafe")), description=description,
+        tags=json.dumps({k: to_tag(k, v) for k, v in (tags or {}).items()}),
+        created_at=datetime.now(tz=timezone.utc).timestamp(), created_by=current_user(),
+    )
+    version = reg.create_version(name, row, description)
+    return get_model_version(f"{name}/{version}")
+
+
+def resolve_version(ref: str | ModelRef) -> tuple[str, int]:
+    """Return (name, version) for a reference; ``name`` alone means the latest version."""
+    r = parse_ref(ref)
+    reg, _ = _registry()
+    if r.version is not None:
+        return r.name, r.version
+    if r.alias is not None:
+        return r.name, reg.resolve_alias(r.name, r.alias)
+    versions = reg.version_numbers(r.name)
+    if not versions:
+        raise ModelNotFound(r.name, "register one with register_model or %register")
+    return r.name, versions[-1]
+
+
+def get_model_version(ref: str | ModelRef) -> ModelVersion:
+    """Return the ModelVersion a reference (``name/3``, ``name@alias``, ``name``) points at."""
+    name, version = resolve_version(ref)
+    reg, _ = _registry()
+    return _to_version(reg.get_version(name, version), reg.aliases(name))
+
+
+def load_model(ref: str | ModelRef, **options: Any) -> Any:
+    """Return the fitted model object of a version (hash-verified, safe format)."""
+    from nbmlops.flavors.base import get_flavor
+
+    mv = get_model_version(ref)
+    _, artifacts = _registry()
+    data = artifacts.get_bytes(mv.sha256)
+    return get_flavor(mv.flavor).load(data, mv.meta, **options)
+
+
+def list_models() -> pd.DataFrame:
+    """Return a DataFrame of registered models: name, latest_version, versions, aliases."""
+    import pandas as pd
+
+    reg, _ = _registry()
+    rows = reg.list_models()
+    for row in rows:
+        row["aliases"] = ", ".join(f"{a}→{v}" for a, v in sorted(reg.aliases(row["name"]).items()))
+        row["created_at"] = datetime.fromtimestamp(row["created_at"], tz=timezone.utc)
+    cols = ["name", "latest_version", "versions", "aliases", "description", "created_at"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def list_versions(name: str) -> pd.DataFrame:
+    """Return a DataFrame of a model's versions, newest first, with aliases and metrics."""
+    import pandas as pd
+
+    validate_name(name, "model")
+    reg, _ = _registry()
+    rows = reg.list_versions(name)
+    if not rows:
+        raise ModelNotFound(name, "register one with register_model or %register")
+    aliases = reg.aliases(name)
+    out = []
+    for row in rows:
+        mv = _to_version(row, aliases)
+        rec: dict[str, Any] = {
+            "version": mv.version, "aliases": ", ".join(mv.aliases), "run_id": mv.run_id,
+            "flavor": mv.flavor + (" (UNSAFE pickle)" if mv.unsafe else ""),
+            "created_at": mv.created_at, "created_by": mv.created_by,
+        }
+        rec.update({f"metrics.{k}": v for k, v in sorted(mv.metrics.items())})
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def compare_versions(name: str, v1: int | str, v2: int | str) -> pd.DataFrame:
+    """Return params, metrics and data fingerprints of two versions side by side."""
+    import pandas as pd
+
+    from nbmlops.tracking.api import get_run
+
+    a = get_model_version(f"{name}/{v1}" if str(v1).isdigit() else f"{name}@{v1}")
+    b = get_model_version(f"{name}/{v2}" if str(v2).isdigit() else f"{name}@{v2}")
+    ra, rb = get_run(a.run_id), get_run(b.run_id)
+    rows: list[dict[str, Any]] = []
+
+    def add(kind: str, da: dict[str, Any], db: dict[str, Any]) -> None:
+        for key in sorted(set(da) | set(db)):
+            va, vb = da.get(key), db.get(key)
+            rows.append({"kind": kind, "key": key, a.ref: va, b.ref: vb, "differs": va != vb})
+
+    add("param", ra.params, rb.params)
+    add("metric", a.metrics, b.metrics)
+    add("data", {d.name: d.fingerprint[:12] for d in ra.datasets},
+        {d.name: d.fingerprint[:12] for d in rb.datasets})
+    add("model", {"sha256": a.sha256[:12], "flavor": a.flavor, "size": a.size},
+        {"sha256": b.sha256[:12], "flavor": b.flavor, "size": b.size})
+    return pd.DataFrame(rows)
