@@ -26,6 +26,10 @@ def migrate(engine: Engine) -> int:
     with engine.connect() as conn:
         conn = conn.execution_options(nbmlops_write=True)
         with conn.begin():
+            if engine.dialect.name == "postgresql":
+                # Serialise first-time creation and upgrades across processes and machines;
+                # SQLite gets the same from BEGIN IMMEDIATE.
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7346129015)")
             before = stored_version(conn)
             if before is None:
                 s.metadata.create_all(conn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -17,6 +18,10 @@ from sqlalchemy import (
 
 #: Bump with a migration in ``store/migrations.py`` whenever a table changes.
 SCHEMA_VERSION = 1
+
+#: 64-bit on PostgreSQL (steps are often epoch milliseconds; files exceed 2 GiB); on SQLite
+#: an autoincrement key must stay INTEGER to alias the rowid, and INTEGER is 64-bit there anyway.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
@@ -90,12 +95,12 @@ params = Table(
 metrics = Table(
     "metrics",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigInt, primary_key=True, autoincrement=True),
     Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
     Column("key", String(250), nullable=False),
     Column("value", Float),  # NULL when is_nan (SQLite cannot hold NaN)
     Column("is_nan", Boolean, nullable=False, default=False),
-    Column("step", Integer, nullable=False),
+    Column("step", BigInteger, nullable=False),
     Column("timestamp", Float, nullable=False),
     Index("ix_metrics_run_key_step", "run_id", "key", "step"),
 )
@@ -107,7 +112,7 @@ latest_metrics = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Float),
     Column("is_nan", Boolean, nullable=False, default=False),
-    Column("step", Integer, nullable=False),
+    Column("step", BigInteger, nullable=False),
     Column("timestamp", Float, nullable=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
 )
@@ -126,7 +131,7 @@ artifacts = Table(
     Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
     Column("name", String(250), primary_key=True),
     Column("sha256", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
     Column("media_type", String(128), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("meta", Text),  # JSON: flavor, signature, input example... for models

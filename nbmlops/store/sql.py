@@ -57,8 +57,12 @@ class SqlStore(BaseStore):
         self.heartbeat_timeout = heartbeat_timeout
         self.is_sqlite = url.startswith("sqlite")
         self.engine = self._make_engine(url)
-        with self._translate():
-            migrate(self.engine)
+        try:
+            with self._translate():
+                migrate(self.engine)
+        except BaseException:
+            self.engine.dispose()  # do not leak pooled connections of a store we refuse
+            raise
 
     # connection plumbing ----------------------------------------------------
     def _make_engine(self, url: str) -> Engine:
@@ -81,6 +85,9 @@ class SqlStore(BaseStore):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout = 30000")
             cur.execute("PRAGMA foreign_keys = ON")
+            # LIKE is case-sensitive on PostgreSQL; make SQLite agree (ILIKE is the
+            # case-insensitive form on both).
+            cur.execute("PRAGMA case_sensitive_like = ON")
             try:
                 cur.execute("PRAGMA journal_mode = WAL")
             except Exception:  # read-only folders cannot switch mode; reads still work
@@ -136,11 +143,20 @@ class SqlStore(BaseStore):
 
     # experiments ------------------------------------------------------------
     def _experiment_id(self, conn: Connection, name: str) -> int:
-        row = conn.execute(select(s.experiments.c.id).where(s.experiments.c.name == name)).first()
+        query = select(s.experiments.c.id).where(s.experiments.c.name == name)
+        row = conn.execute(query).first()
         if row:
             return int(row[0])
-        res = conn.execute(insert(s.experiments).values(name=name, created_at=time.time()))
-        return int(res.inserted_primary_key[0])
+        if self.is_sqlite:  # BEGIN IMMEDIATE already serialises writers
+            res = conn.execute(insert(s.experiments).values(name=name, created_at=time.time()))
+            return int(res.inserted_primary_key[0])
+        # PostgreSQL: two sessions may create the same experiment at once; let one win
+        # instead of failing the other's create_run with a unique violation.
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(s.experiments).values(name=name, created_at=time.time())
+                     .on_conflict_do_nothing(index_elements=[s.experiments.c.name]))
+        return int(conn.execute(query).scalar_one())
 
     def list_experiments(self) -> list[str]:
         """Return experiment names, oldest first."""
