@@ -106,7 +106,8 @@ def frame_stats(df: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": int(len(df)), "columns": {}}
     for col in list(df.columns)[:MAX_STAT_COLUMNS]:
         s = df[col]
-        entry: dict[str, Any] = {"dtype": str(s.dtype), "missing": int(s.isna().sum())}
+        entry: dict[str, Any] = {"dtype": str(s.dtype), "missing": int(s.isna().sum()),
+                                 "count": int(s.notna().sum())}
         if s.dtype.kind in "biuf":
             v = s.dropna().to_numpy(dtype=float)
             v = v[np.isfinite(v)]

@@ -1,0 +1,1 @@
+"""Monitoring: data drift against the training data's statistics, live performance."""
