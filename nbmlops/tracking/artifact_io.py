@@ -21,7 +21,9 @@ def _media(name: str, default: str = "application/octet-stream") -> str:
 
 def to_payloads(obj: Any, name: str | None) -> list[Payload]:
     """Return the payloads for ``obj``: one per file, or one for an in-memory value."""
-    if isinstance(obj, os.PathLike) or (isinstance(obj, str) and name is None and os.path.exists(obj)):
+    # A str naming an existing file or folder is that file, with or without name=
+    # (as in MLflow); any other str is text and needs a name.
+    if isinstance(obj, os.PathLike) or (isinstance(obj, str) and os.path.exists(obj)):
         return _path_payloads(Path(obj), name)
     if isinstance(obj, (bytes, bytearray)):
         return [(_need(name, "bytes"), _media(name or "", "application/octet-stream"), bytes(obj))]
