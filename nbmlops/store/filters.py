@@ -142,7 +142,8 @@ class _Parser:
                 raise FilterError(self.expr, f"expected ')' but found {text!r}", p2)
             return node
         if kind != "ident":
-            raise FilterError(self.expr, f"expected a column such as metrics.acc, got {text!r}", pos)
+            raise FilterError(self.expr, f"expected a column such as metrics.acc, got {text!r}",
+                              pos)
         prefix, key = _split_column(self.expr, text, pos)
         op_tok = self._next("an operator (=, !=, <, <=, >, >=, like)")
         if op_tok[0] == "op":
@@ -196,7 +197,8 @@ def _to_epoch(expr: str, value: Any, pos: int) -> float:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise FilterError(expr, f"{value!r} is not an ISO date/time or epoch seconds", pos) from None
+        problem = f"{value!r} is not an ISO date/time or epoch seconds"
+        raise FilterError(expr, problem, pos) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()
@@ -279,7 +281,8 @@ def compile_order_by(items: list[str], known_keys: Callable[[str], set[str]]) ->
     clauses = []
     for item in items:
         parts = item.strip().split()
-        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() not in {"ASC", "DESC"}):
+        bad_direction = len(parts) == 2 and parts[1].upper() not in {"ASC", "DESC"}
+        if not parts or len(parts) > 2 or bad_direction:
             raise FilterError(item, "order_by items look like 'metrics.acc DESC' or 'start_time'")
         prefix, key = _split_column(item, parts[0], 0)
         desc = len(parts) == 2 and parts[1].upper() == "DESC"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, insert, select, update
+from sqlalchemy import Connection, Engine, insert, inspect, select, update
 
 from nbmlops.errors import StoreError
 from nbmlops.store import schema as s

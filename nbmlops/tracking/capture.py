@@ -13,7 +13,9 @@ from typing import Any
 
 from nbmlops.tracking.secrets import redact
 
-_ENV_PREFIXES = ("NBMLOPS_", "PYTHON", "OMP_", "MKL_", "OPENBLAS_", "CUDA_", "CONDA_", "VIRTUAL_ENV")
+_ENV_PREFIXES = (
+    "NBMLOPS_", "PYTHON", "OMP_", "MKL_", "OPENBLAS_", "CUDA_", "CONDA_", "VIRTUAL_ENV",
+)
 _dist_cache: tuple[tuple[float, ...], dict[str, str], dict[str, list[str]]] | None = None
 
 

@@ -116,7 +116,8 @@ def frame_stats(df: Any) -> dict[str, Any]:
                 entry.update(
                     mean=float(v.mean()), std=float(v.std()), min=float(v.min()),
                     max=float(v.max()),
-                    quantiles={str(q): float(x) for q, x in zip(QUANTILES, np.quantile(v, QUANTILES))},
+                    quantiles={str(q): float(x)
+                               for q, x in zip(QUANTILES, np.quantile(v, QUANTILES), strict=True)},
                     histogram={"edges": edges.tolist(), "counts": counts.tolist()},
                 )
         else:

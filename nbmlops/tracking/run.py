@@ -131,7 +131,7 @@ class Run:
         return self._artifacts.get_bytes(info.sha256)
 
     def load_model(self, name: str = "model", **options: Any) -> Any:
-        """Return the model logged under ``name``, loaded by its flavor (never unpickled silently)."""
+        """Return the model logged as ``name``, loaded by its flavor (never silently unpickled)."""
         from nbmlops.flavors.base import get_flavor
 
         info, meta = self._store.get_artifact(self.id, name)

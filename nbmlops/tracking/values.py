@@ -61,7 +61,8 @@ def decode_param(text: str, kind: str) -> Any:
 
 def _plain(value: Any) -> Any:
     """Return numpy scalars as Python numbers so they serialise as JSON."""
-    if hasattr(value, "item") and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+    is_numpy = type(value).__module__ == "numpy"
+    if is_numpy and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         return value.item()
     return value
 
