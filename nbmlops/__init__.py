@@ -11,6 +11,17 @@ from typing import TYPE_CHECKING, Any
 from nbmlops._version import __version__
 
 if TYPE_CHECKING:
+    from nbmlops.registry.aliases import alias_history, delete_alias, promote, set_alias
+    from nbmlops.registry.lineage import lineage
+    from nbmlops.registry.versions import (
+        ModelVersion,
+        compare_versions,
+        get_model_version,
+        list_models,
+        list_versions,
+        load_model,
+        register_model,
+    )
     from nbmlops.tracking.api import (
         active_run,
         end_run,
@@ -28,16 +39,6 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
-    from nbmlops.registry.aliases import alias_history, delete_alias, promote, set_alias
-    from nbmlops.registry.versions import (
-        ModelVersion,
-        compare_versions,
-        get_model_version,
-        list_models,
-        list_versions,
-        load_model,
-        register_model,
-    )
     from nbmlops.tracking.run import Run
 
 #: public name -> module that defines it (imported lazily, on first attribute access)
@@ -48,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "compare_versions": "nbmlops.registry.versions",
     "delete_alias": "nbmlops.registry.aliases",
     "get_model_version": "nbmlops.registry.versions",
+    "lineage": "nbmlops.registry.lineage",
     "list_models": "nbmlops.registry.versions",
     "list_versions": "nbmlops.registry.versions",
     "load_model": "nbmlops.registry.versions",

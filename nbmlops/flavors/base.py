@@ -1,9 +1,19 @@
 """The flavor interface, the flavor table, and input-signature inference.
 
-A flavor turns a model object into bytes and back. Implementers must guarantee
-that ``load`` never executes code from the bytes unless the flavor is explicitly
-unsafe (``BaseFlavor.unsafe``), and that ``save`` raises UnsafeModelError rather
-than writing something ``load`` would refuse.
+A flavor turns a model object into bytes and back. Implementers must guarantee:
+
+* ``save`` returns ``(bytes, meta)`` where ``meta["flavor"]`` is the flavor's name and
+  everything else in ``meta`` is JSON-able; it raises UnsafeModelError rather than
+  writing something ``load`` would refuse.
+* ``load`` never executes code from the bytes unless the flavor is explicitly unsafe
+  (``BaseFlavor.unsafe``) and the caller opted in.
+* ``predict(model, X)`` returns one prediction per row of ``X``.
+* ``signature(model)`` returns ``{"kind", "columns", "dtypes"}`` when the model itself
+  knows its inputs (an ONNX graph does), else None; the training data's signature wins.
+
+Register a flavor with :func:`register_flavor` (``"module:Class"``, imported on first use).
+Flavors are tried in table order by :func:`flavor_for`; the first whose ``can_save`` is
+true saves the model.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ MAX_EXAMPLE_ROWS = 5
 
 
 class BaseFlavor:
-    """Save, load and predict for one kind of model."""
+    """Save, load, predict and describe one kind of model (see the module docstring)."""
 
     name = "base"
     media_type = "application/octet-stream"
@@ -39,43 +49,73 @@ class BaseFlavor:
         """Return predictions for ``X``."""
         return model.predict(X)
 
+    def signature(self, model: Any) -> dict[str, Any] | None:
+        """Return the input signature the model declares itself, or None."""
+        return None
 
-#: name -> "module:Class"; imported on first use
+
+#: name -> "module:Class"; imported on first use, tried in this order by flavor_for
 FLAVORS: dict[str, str] = {
     "sklearn": "nbmlops.flavors.sklearn:SklearnFlavor",
+    "onnx": "nbmlops.flavors.onnx:OnnxFlavor",
     "pickle": "nbmlops.flavors.pickle:PickleFlavor",
 }
 
 
 def register_flavor(name: str, target: str, *, clobber: bool = False) -> None:
     """Add a flavor ``"module:Class"`` under ``name``; refuse to replace one unless clobber."""
+    if ":" not in target:
+        raise ValidationError(f"flavor target {target!r} must look like 'package.module:Class'")
     if name in FLAVORS and not clobber and FLAVORS[name] != target:
-        raise ValidationError(f"flavor {name!r} is already registered as {FLAVORS[name]}")
+        raise ValidationError(
+            f"flavor {name!r} is already registered as {FLAVORS[name]}; pass clobber=True "
+            "to replace it"
+        )
     FLAVORS[name] = target
+
+
+def unregister_flavor(name: str) -> None:
+    """Remove a flavor added with :func:`register_flavor` (built-ins cannot be removed)."""
+    if name in {"sklearn", "onnx", "pickle"}:
+        raise ValidationError(f"flavor {name!r} is built in and cannot be removed")
+    FLAVORS.pop(name, None)
 
 
 def get_flavor(name: str) -> BaseFlavor:
     """Return the flavor registered under ``name``."""
     if name not in FLAVORS:
-        raise ValidationError(f"unknown flavor {name!r}; known: {', '.join(sorted(FLAVORS))}")
+        raise ValidationError(
+            f"unknown flavor {name!r}; known: {', '.join(sorted(FLAVORS))} (register a new "
+            "one with nbmlops.flavors.base.register_flavor)"
+        )
     module, cls = FLAVORS[name].split(":")
-    return getattr(importlib.import_module(module), cls)()  # type: ignore[no-any-return]
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        from nbmlops.errors import MissingDependencyError
+
+        raise MissingDependencyError(exc.name or module, name) from exc
+    return getattr(mod, cls)()  # type: ignore[no-any-return]
 
 
 def flavor_for(model: Any, *, unsafe_pickle: bool = False) -> BaseFlavor:
     """Return the safe flavor for ``model`` (pickle only with ``unsafe_pickle=True``)."""
     if unsafe_pickle:
         return get_flavor("pickle")
-    for name in FLAVORS:
+    for name in list(FLAVORS):
         if name == "pickle":
             continue
-        flavor = get_flavor(name)
+        try:
+            flavor = get_flavor(name)
+        except ImportError:
+            continue  # an optional flavor whose library is not installed cannot be the one
         if flavor.can_save(model):
             return flavor
     raise UnsafeModelError(
         f"no safe format for a {type(model).__module__}.{type(model).__name__}: nbmlops saves "
-        "scikit-learn models with skops; register a flavor for this kind, or pass "
-        "unsafe_pickle=True if you accept that loading it can run arbitrary code"
+        "scikit-learn models with skops and ONNX files with onnx; register a flavor for this "
+        "kind (nbmlops.flavors.base.register_flavor), or pass unsafe_pickle=True if you "
+        "accept that loading it can run arbitrary code"
     )
 
 

@@ -1,4 +1,12 @@
-"""scikit-learn models saved with skops and loaded under an explicit trusted-type policy."""
+"""scikit-learn models saved with skops and loaded under an explicit trusted-type policy.
+
+The policy: skops lists every type a file would rebuild. Types from scikit-learn, NumPy
+and SciPy are trusted (skops rebuilds them from their state without running code from the
+file). Anything else — a custom transformer, a function from your own module — is refused
+unless the *loader* trusts it explicitly, with ``trusted=[...]`` or the comma-separated
+``NBMLOPS_TRUSTED_TYPES`` variable. Trust given when saving is recorded on the artifact
+(``meta["needs_trust"]``) for display only: it never carries over to whoever loads it.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +18,45 @@ from nbmlops.flavors.base import BaseFlavor
 
 #: Types from these packages are trusted: skops rebuilds them without running their code.
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+TRUSTED_ENV = "NBMLOPS_TRUSTED_TYPES"
 
 
-def _extra_trusted() -> list[str]:
-    raw = os.environ.get("NBMLOPS_TRUSTED_TYPES", "")
+def extra_trusted() -> list[str]:
+    """Return the types trusted through ``NBMLOPS_TRUSTED_TYPES``."""
+    raw = os.environ.get(TRUSTED_ENV, "")
     return [t.strip() for t in raw.split(",") if t.strip()]
 
 
 def untrusted_types(data: bytes, trusted: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """Return (types skops asks about, those outside the policy and ``trusted``)."""
+    """Return (types skops asks about, those outside the policy, ``trusted`` and the env)."""
     import skops.io as sio
 
     asked = list(sio.get_untrusted_types(data=data))
-    allowed = set(trusted or []) | set(_extra_trusted())
+    allowed = set(trusted or []) | set(extra_trusted())
     refused = [t for t in asked if not t.startswith(TRUSTED_PREFIXES) and t not in allowed]
     return asked, refused
 
 
+def outside_policy(data: bytes) -> list[str]:
+    """Return the types in a skops file that the built-in policy does not trust."""
+    import skops.io as sio
+
+    return [t for t in sio.get_untrusted_types(data=data) if not t.startswith(TRUSTED_PREFIXES)]
+
+
 def _refusal(refused: list[str], verb: str) -> UnsafeModelError:
     names = ", ".join(refused)
+    how = (f"pass trusted={refused!r} to load_model (or log_model when saving), or set "
+           f"{TRUSTED_ENV}={','.join(refused)}")
     return UnsafeModelError(
-        f"cannot {verb} this model safely: it contains types outside the trusted policy "
-        f"({names}). If you trust them, pass trusted={refused!r} or set "
-        f"NBMLOPS_TRUSTED_TYPES={','.join(refused)}"
+        f"refusing to {verb} this model: it contains types outside the trusted policy "
+        f"(scikit-learn, NumPy, SciPy): {names}. Loading them imports and rebuilds code "
+        f"you have not vetted. If you trust them, {how}"
     )
 
 
 class SklearnFlavor(BaseFlavor):
-    """scikit-learn estimators and Pipelines via skops (``.skops``)."""
+    """scikit-learn estimators and Pipelines (ColumnTransformer, preprocessors…) via skops."""
 
     name = "sklearn"
     media_type = "application/x-skops"
@@ -61,7 +80,8 @@ class SklearnFlavor(BaseFlavor):
         except Exception as exc:
             raise UnsafeModelError(
                 f"skops cannot save this {type(model).__name__} ({exc}); models holding "
-                "lambdas or local functions cannot be stored safely"
+                "lambdas or local functions cannot be stored safely: use a module-level "
+                "function, or unsafe_pickle=True"
             ) from exc
         _, refused = untrusted_types(data, trusted)
         if refused:
@@ -70,16 +90,15 @@ class SklearnFlavor(BaseFlavor):
             "flavor": self.name,
             "class": f"{type(model).__module__}.{type(model).__name__}",
             "sklearn_version": sklearn.__version__,
-            "trusted": trusted,
+            "needs_trust": outside_policy(data),
         }
         return data, meta
 
     def load(self, data: bytes, meta: dict[str, Any], **options: Any) -> Any:
-        """Return the model; refuse any type outside the policy or the recorded trust list."""
+        """Return the model; refuse any type outside the policy the caller did not trust."""
         import skops.io as sio
 
-        trusted = list(meta.get("trusted") or []) + list(options.get("trusted") or [])
-        asked, refused = untrusted_types(data, trusted)
+        asked, refused = untrusted_types(data, list(options.get("trusted") or []))
         if refused:
             raise _refusal(refused, "load")
         return sio.loads(data, trusted=asked)

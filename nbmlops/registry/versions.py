@@ -47,6 +47,22 @@ class ModelVersion:
         """Return ``name/version``."""
         return f"{self.name}/{self.version}"
 
+    @property
+    def unsafe_pickle(self) -> bool:
+        """Return whether the artifact is a pickle (loading it can run arbitrary code)."""
+        return self.unsafe
+
+    @property
+    def needs_trust(self) -> list[str]:
+        """Return the types outside the trusted policy a loader must trust explicitly."""
+        return list(self.meta.get("needs_trust") or [])
+
+    def predict(self, X: Any, **options: Any) -> Any:
+        """Return predictions of this version for ``X`` (loads the model each call)."""
+        from nbmlops.flavors.base import get_flavor
+
+        return get_flavor(self.flavor).predict(self.load(**options), X)
+
     def load(self, **options: Any) -> Any:
         """Return the model object (hash-verified; never unpickled without opt-in)."""
         return load_model(self.ref, **options)
@@ -78,7 +94,7 @@ def _to_version(row: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
     return ModelVersion(
         name=row["name"], version=row["version"], run_id=row["run_id"],
         artifact_name=row["artifact_name"], sha256=row["sha256"], size=row["size"],
-        flavor=row["flavor"], signature=meta.get("signature"),
+        flavor=row["flavor"], signature=meta.get("signature") or meta.get("flavor_signature"),
         input_example=meta.get("input_example"), metrics=row["metrics"], unsafe=row["unsafe"],
         description=row["description"], tags=row["tags"],
         created_at=datetime.fromtimestamp(row["created_at"], tz=timezone.utc),
@@ -118,15 +134,42 @@ def _pick_model_artifact(run: Run, model: str) -> tuple[Any, dict[str, Any]]:
 def register_model(
     name: str,
     run: str | Run | None = "last",
-    model: str = "model",
+    model: Any = "model",
     description: str | None = None,
     tags: dict[str, str] | None = None,
+    *,
+    input_example: Any = None,
+    unsafe_pickle: bool = False,
+    trusted: list[str] | None = None,
 ) -> ModelVersion:
-    """Register a run's model artifact as the next version of ``name`` and return it."""
+    """Register a run's model as the next version of ``name`` and return it.
+
+    Parameters
+    ----------
+    name
+        Model name (``[A-Za-z0-9._-]``).
+    run
+        A Run, a run id, or ``"last"`` (the active run, else the latest top-level run).
+    model
+        The name of a model artifact of the run, or a fitted model object, which is first
+        logged into the run (``input_example``, ``unsafe_pickle`` and ``trusted`` apply).
+    description, tags
+        Kept with the version.
+
+    Raises
+    ------
+    RunNotFound, ArtifactNotFound, InvalidNameError, UnsafeModelError
+        Nothing is written when any of these is raised.
+    """
+    from nbmlops.names import validate_key
     from nbmlops.tracking.values import to_tag
 
     validate_name(name, "model")
+    tag_values = {validate_key(k, "tag"): to_tag(k, v) for k, v in (tags or {}).items()}
     source = _resolve_run(run)
+    if not isinstance(model, str):
+        model = _log_object(source, model, input_example=input_example,
+                            unsafe_pickle=unsafe_pickle, trusted=trusted)
     info, meta = _pick_model_artifact(source, model)
     if "flavor" not in meta:
         raise ValidationError(f"artifact {model!r} of run {source.id} is not a model")
@@ -134,12 +177,26 @@ def register_model(
     row = dict(
         run_id=source.id, artifact_name=info.name, sha256=info.sha256, size=info.size,
         flavor=meta["flavor"], meta=json.dumps(meta), metrics=json.dumps(source.metrics),
-        unsafe=bool(meta.get("unsafe")), description=description,
-        tags=json.dumps({k: to_tag(k, v) for k, v in (tags or {}).items()}),
+        unsafe=bool(meta.get("unsafe")), description=description, tags=json.dumps(tag_values),
         created_at=datetime.now(tz=timezone.utc).timestamp(), created_by=current_user(),
     )
     version = reg.create_version(name, row, description)
     return get_model_version(f"{name}/{version}")
+
+
+def _log_object(run: Run, model: Any, **options: Any) -> str:
+    """Log a model object into ``run`` under a free artifact name; return that name."""
+    from nbmlops.flavors.base import flavor_for
+
+    flavor_for(model, unsafe_pickle=options.get("unsafe_pickle", False))  # fail before writing
+    taken = {a.name for a in run.artifacts}
+    artifact = "model"
+    n = 1
+    while artifact in taken:
+        n += 1
+        artifact = f"model-{n}"
+    run.log_model(model, artifact, **options)
+    return artifact
 
 
 def resolve_version(ref: str | ModelRef) -> tuple[str, int]:
@@ -164,7 +221,11 @@ def get_model_version(ref: str | ModelRef) -> ModelVersion:
 
 
 def load_model(ref: str | ModelRef, **options: Any) -> Any:
-    """Return the fitted model object of a version (hash-verified, safe format)."""
+    """Return the fitted model object of a version (hash-verified, safe format).
+
+    ``trusted=[...]`` trusts extra skops types; ``unsafe_pickle=True`` is needed for pickles.
+    Raises ArtifactIntegrityError when the stored bytes no longer match their sha256.
+    """
     from nbmlops.flavors.base import get_flavor
 
     mv = get_model_version(ref)
@@ -202,11 +263,20 @@ def list_versions(name: str) -> pd.DataFrame:
         rec: dict[str, Any] = {
             "version": mv.version, "aliases": ", ".join(mv.aliases), "run_id": mv.run_id,
             "flavor": mv.flavor + (" (UNSAFE pickle)" if mv.unsafe else ""),
+            "unsafe_pickle": mv.unsafe, "checks": _check_status(reg, mv),
             "created_at": mv.created_at, "created_by": mv.created_by,
         }
         rec.update({f"metrics.{k}": v for k, v in sorted(mv.metrics.items())})
         out.append(rec)
     return pd.DataFrame(out)
+
+
+def _check_status(reg: RegistryStore, mv: ModelVersion) -> str:
+    checks = reg.latest_checks(mv.name, mv.version)
+    if not checks:
+        return "never run"
+    failed = sum(not c["passed"] for c in checks)
+    return f"{failed}/{len(checks)} failed" if failed else f"{len(checks)} passed"
 
 
 def compare_versions(name: str, v1: int | str, v2: int | str) -> pd.DataFrame:
