@@ -12,6 +12,7 @@ from nbmlops._version import __version__
 
 #: command name -> "module:attribute" of a click command or group (imported when used)
 COMMANDS: dict[str, str] = {
+    "models": "nbmlops.cli.models:models",
     "runs": "nbmlops.cli.runs:runs",
 }
 

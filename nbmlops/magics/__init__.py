@@ -14,6 +14,7 @@ from typing import Any
 MAGICS: list[str] = [
     "nbmlops.magics.track:TrackMagics",
     "nbmlops.magics.runs:RunsMagics",
+    "nbmlops.magics.registry:RegistryMagics",
 ]
 
 
