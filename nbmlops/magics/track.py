@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import shlex
 import sys
 import traceback
 import warnings
@@ -15,7 +16,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbmlops.entities import RunStatus
 from nbmlops.errors import NbmlopsError, ValidationError
@@ -23,7 +24,7 @@ from nbmlops.names import validate_key, validate_name
 from nbmlops.tracking.datasets import is_dataset
 from nbmlops.tracking.provenance import CellCode, analyze, get_tracker
 
-_KEYED = re.compile(r"([A-Za-z0-9_.:-]+)=(?!=)(.+)", re.S)
+_KEYED = re.compile(r"\s*([A-Za-z0-9_.:-]+)\s*=(?!=)(.+)", re.S)
 
 
 class ModelNotLoggedWarning(UserWarning):
@@ -46,7 +47,7 @@ def parse_specs(items: list[str], kind: str) -> list[Spec]:
     specs = []
     for item in items:
         match = _KEYED.fullmatch(item)
-        key, expr = (match.group(1), match.group(2)) if match else (item, item)
+        key, expr = (match.group(1), match.group(2).strip()) if match else (item, item)
         validate_key(key, kind)
         try:
             code = compile(expr, f"<--{kind}s {key}>", "eval")
@@ -146,7 +147,11 @@ class TrackMagics(Magics):
         (provenance). ``nbmlops.log_*`` calls in the cell go to this run.
         """
         __tracebackhide__ = True
-        args = parse_argstring(self.track, line)
+        try:  # POSIX quoting, so that --params "n=len(X) * 2" arrives without its quotes
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%%track: cannot split the arguments: {exc}") from None
+        args = self.track.parser.parse_args(argv)
         return TrackedCell(self.shell, args, line, cell).run()
 
 

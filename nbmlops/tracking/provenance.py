@@ -257,6 +257,7 @@ class ProvenanceTracker:
         self.counts: dict[int, int | None] = {0: None}  # version -> execution count
         #: the running cell's In[n]; get_tracker replaces this with the shell's count
         self.current_execution_count: Callable[[], int | None] = lambda: None
+        self.hooks: list[tuple[str, Callable[[Any], None]]] = []
 
     def snapshot(self, ns: dict[str, Any]) -> dict[str, int]:
         """Return {name: id(value)} of the user's variables (modules left out)."""
@@ -441,9 +442,17 @@ def get_tracker(shell: Any) -> ProvenanceTracker:
         return int(shell.execution_count) - (state["offset"] if state["history"] else 0)
 
     tracker.current_execution_count = current_count
-    shell.events.register("pre_run_cell", pre_run_cell)
-    shell.events.register("post_run_cell", post_run_cell)
+    tracker.hooks = [("pre_run_cell", pre_run_cell), ("post_run_cell", post_run_cell)]
+    for event, hook in tracker.hooks:
+        shell.events.register(event, hook)
     return tracker
+
+
+def forget_tracker(shell: Any) -> None:
+    """Drop the shell's tracker and unregister its hooks (tests, unloading)."""
+    tracker = _trackers.pop(shell, None)
+    for event, hook in tracker.hooks if tracker else []:
+        shell.events.unregister(event, hook)
 
 
 def _ipython9() -> bool:
