@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from nbmlops._version import __version__
 
 if TYPE_CHECKING:
+    from nbmlops.pipelines.outputs import output
+    from nbmlops.pipelines.runner import run_pipeline
     from nbmlops.registry.aliases import alias_history, delete_alias, promote, set_alias
     from nbmlops.registry.lineage import lineage
     from nbmlops.registry.versions import (
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 #: public name -> module that defines it (imported lazily, on first attribute access)
 _EXPORTS: dict[str, str] = {
     "ModelVersion": "nbmlops.registry.versions",
+    "output": "nbmlops.pipelines.outputs",
+    "run_pipeline": "nbmlops.pipelines.runner",
     "Run": "nbmlops.tracking.run",
     "alias_history": "nbmlops.registry.aliases",
     "compare_versions": "nbmlops.registry.versions",
