@@ -87,6 +87,9 @@ def _loads_and_stores(node: ast.AST) -> tuple[set[str], set[str]]:
                        if isinstance(n, ast.Name)}
             stack.extend((c, local | targets) for c in ast.iter_child_nodes(cur))
             continue
+        if isinstance(cur, ast.AugAssign) and isinstance(cur.target, ast.Name) and \
+                cur.target.id not in local:
+            loads.add(cur.target.id)  # x += 1 reads x
         if isinstance(cur, ast.Name):
             if isinstance(cur.ctx, ast.Load) and cur.id not in local:
                 loads.add(cur.id)
@@ -283,22 +286,23 @@ class ProvenanceTracker:
         new_ids = self.snapshot(ns)
         before = {n: (o.version if (o := self.origins.get(n)) else 0) for n in self.ids}
 
-        def origin(deps: Iterable[str], inherit: Origin | None = None) -> Origin:
-            reads = dict(inherit.reads) if inherit else {}
-            reads.update({d: before[d] for d in deps if d in before})
+        def origin(name: str, deps: frozenset[str]) -> Origin:
+            # x += 1 or x.fit(...): x keeps the inputs of its previous value as well
+            old = self.origins.get(name)
+            reads = dict(old.reads) if old and (name in deps or name in modified) else {}
+            reads.update({d: before[d] for d in deps if d in before and d != name})
             return Origin(here.version, execution_count, cell_id, here.source_hash, src, reads)
 
         handled: set[str] = set()
-        if info is not None:
-            for name, deps in info.assigned.items():
-                changed = self.ids.get(name) != new_ids.get(name)
-                if name in new_ids and (success or changed):
-                    self.origins[name] = origin(deps)
-                    handled.add(name)
-            for name, deps in (info.modified.items() if success else ()):
-                if name in new_ids:
-                    self.origins[name] = origin(deps, self.origins.get(name))
-                    handled.add(name)
+        modified = info.modified if info is not None and success else {}
+        for name, deps in (info.assigned.items() if info is not None else ()):
+            if name in new_ids and (success or self.ids.get(name) != new_ids[name]):
+                self.origins[name] = origin(name, deps)
+                handled.add(name)
+        for name, deps in modified.items():
+            if name in new_ids:
+                self.origins[name] = origin(name, deps)
+                handled.add(name)
         for name, ident in new_ids.items():
             if name not in handled and self.ids.get(name) != ident:
                 self.origins[name] = Origin(here.version, execution_count, cell_id,
