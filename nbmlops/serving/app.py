@@ -1,0 +1,217 @@
+"""create_app: the ASGI app that serves one model reference (MLflow + KServe V2 protocols).
+
+Everything the app needs is passed in or built here; there are no module globals,
+so tests can build several apps in one process. The request path does no store
+I/O and imports nothing: logs go to a queue, the alias watcher runs in a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from nbmlops._version import __version__
+from nbmlops.serving import openapi as oa
+from nbmlops.serving._http import (
+    GuardMiddleware,
+    error_response,
+    json_response,
+    media_type,
+    parse_json,
+    read_body,
+)
+from nbmlops.serving.batching import MicroBatcher
+from nbmlops.serving.logging import PredictionLogger
+from nbmlops.serving.metrics import CONTENT_TYPE, ServingMetrics
+from nbmlops.serving.predict import Predictor
+from nbmlops.serving.service import LoadedModel, ModelService
+from nbmlops.serving.validation import PayloadError
+
+log = logging.getLogger("nbmlops.serving")
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the app behaves: auth, body limit, micro-batching, prediction logging."""
+
+    token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    batching: str = "auto"  # auto: on for scikit-learn runtimes, off for onnxruntime
+    log_predictions: bool = True
+
+
+def create_app(service: ModelService, options: ServeOptions | None = None, *,
+               metrics: ServingMetrics | None = None,
+               logger: PredictionLogger | None = None) -> FastAPI:
+    """Return the FastAPI app serving ``service`` (start/stop of threads in its lifespan)."""
+    opts = options or ServeOptions()
+    metrics = metrics or ServingMetrics()
+    name = service.current.name
+    if logger is None and opts.log_predictions:
+        logger = PredictionLogger(name, metrics)
+    batcher = MicroBatcher(metrics)
+    pred = Predictor(service, metrics, logger, batcher, opts.batching)
+
+    def on_swap(old: LoadedModel, new: LoadedModel) -> None:
+        metrics.swaps.inc()
+        metrics.set_model(new.name, new.version, new.runtime.name)
+
+    def on_failure(version: int, exc: BaseException) -> None:
+        metrics.swap_failures.inc()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if logger is not None:
+            logger.start()
+        service.start_watching(on_swap, on_failure)
+        try:
+            yield
+        finally:
+            service.stop_watching()
+            if logger is not None:
+                logger.stop()
+
+    app = FastAPI(title=f"nbmlops model server: {name}", version=__version__, lifespan=lifespan,
+                  description="Serves one registered model version with MLflow-compatible "
+                              "/invocations and the Open Inference Protocol (KServe V2).")
+    app.state.service, app.state.metrics, app.state.logger = service, metrics, logger
+    metrics.set_model(name, service.current.version, service.current.runtime.name)
+    _add_core_routes(app, service, metrics, pred, opts.max_body_bytes)
+    _add_v2_routes(app, service, pred, opts.max_body_bytes)
+    app.add_middleware(GuardMiddleware, metrics=metrics, token=opts.token)
+    return app
+
+
+def _add_core_routes(app: FastAPI, service: ModelService, metrics: ServingMetrics,
+                     pred: Predictor, limit: int) -> None:
+    @app.post("/invocations", summary="Predict (MLflow scoring protocol)", tags=["predict"],
+              openapi_extra=oa.body(oa.INVOCATIONS, csv=True),
+              responses=oa.responses(oa.PREDICTIONS))
+    async def invocations(request: Request) -> Response:
+        """Accept dataframe_split, dataframe_records, instances or inputs (or CSV)."""
+        return await pred.mlflow(request, limit)
+
+    @app.post("/feedback", summary="Record ground truth for earlier predictions",
+              tags=["monitoring"], status_code=202, openapi_extra=oa.body(oa.FEEDBACK),
+              responses=oa.responses({"type": "object"}, 202))
+    async def feedback(request: Request) -> Response:
+        """Queue ``{"request_id", "label"}`` rows (or ``{"feedback": [...]}``) for the store."""
+        try:
+            rows = _feedback_rows(await _json_body(request, limit))
+        except PayloadError as exc:
+            return error_response(exc)
+        if pred.logger is not None:
+            pred.logger.feedback(rows)
+        return json_response({"accepted": len(rows)}, 202)
+
+    @app.get("/health", summary="Liveness and the version served", tags=["health"])
+    async def health() -> Response:
+        cur = service.current
+        return json_response({"status": "ok", "model": cur.name, "version": cur.version})
+
+    @app.get("/ping", summary="MLflow-compatible liveness probe", tags=["health"])
+    async def ping() -> Response:
+        return Response(b"\n", media_type="application/json")
+
+    @app.get("/version", summary="The model version being served", tags=["health"])
+    async def version() -> Response:
+        cur = service.current
+        return json_response({
+            "name": cur.name, "version": cur.version, "ref": service.ref,
+            "follows_alias": service.follows_alias, "flavor": cur.flavor,
+            "runtime": cur.runtime.name, "runtime_reason": cur.runtime_reason,
+            "signature": cur.signature, "nbmlops_version": __version__,
+        })
+
+    @app.get("/metrics", summary="Prometheus metrics", tags=["monitoring"])
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _add_v2_routes(app: FastAPI, service: ModelService, pred: Predictor, limit: int) -> None:
+    @app.get("/v2", summary="V2 server metadata", tags=["kserve-v2"])
+    async def server_metadata() -> Response:
+        return json_response({"name": "nbmlops", "version": __version__, "extensions": []})
+
+    @app.get("/v2/health/live", summary="V2 server liveness", tags=["kserve-v2"])
+    async def live() -> Response:
+        return json_response({"live": True})
+
+    @app.get("/v2/health/ready", summary="V2 server readiness", tags=["kserve-v2"])
+    async def ready() -> Response:
+        return json_response({"ready": True})
+
+    @app.get("/v2/models/{model_name}", summary="V2 model metadata", tags=["kserve-v2"])
+    @app.get("/v2/models/{model_name}/versions/{model_version}", include_in_schema=False)
+    async def model_metadata(model_name: str, model_version: str | None = None) -> Response:
+        cur, problem = _check_model(service.current, model_name, model_version)
+        return problem or json_response(v2_metadata(cur))
+
+    @app.get("/v2/models/{model_name}/ready", summary="V2 model readiness", tags=["kserve-v2"])
+    async def model_ready(model_name: str) -> Response:
+        _, problem = _check_model(service.current, model_name, None)
+        return problem or json_response({"name": model_name, "ready": True})
+
+    @app.post("/v2/models/{model_name}/infer", summary="V2 inference", tags=["kserve-v2"],
+              openapi_extra=oa.body(oa.V2_REQUEST), responses=oa.responses(oa.V2_RESPONSE))
+    @app.post("/v2/models/{model_name}/versions/{model_version}/infer", include_in_schema=False)
+    async def infer(request: Request, model_name: str,
+                    model_version: str | None = None) -> Response:
+        """Accept one 2-D input [rows, columns] or one 1-D input per column."""
+        cur, problem = _check_model(service.current, model_name, model_version)
+        return problem or await pred.v2(request, cur, limit)
+
+
+def _check_model(cur: LoadedModel, name: str,
+                 version: str | None) -> tuple[LoadedModel, Response | None]:
+    if name != cur.name or (version is not None and version != str(cur.version)):
+        what = name if version is None else f"{name} version {version}"
+        msg = f"model {what!r} is not served here; this server serves {cur.name} " \
+              f"version {cur.version}"
+        return cur, json_response({"error": msg, "error_code": "NOT_FOUND", "message": msg}, 404)
+    return cur, None
+
+
+def v2_metadata(cur: LoadedModel) -> dict[str, Any]:
+    """Return the V2 model metadata document of the served version."""
+    from nbmlops.serving.predict import v2_datatype
+
+    inputs = [{"name": c, "datatype": v2_datatype(d), "shape": [-1]}
+              for c, d in zip(cur.schema.columns or (), cur.schema.dtypes, strict=False)]
+    outputs = [{"name": "predict", "datatype": "BYTES" if cur.runtime.classes and any(
+        isinstance(c, str) for c in cur.runtime.classes) else "FP64", "shape": [-1]}]
+    if cur.runtime.classes is not None:
+        outputs.append({"name": "predict_proba", "datatype": "FP64",
+                        "shape": [-1, len(cur.runtime.classes)]})
+    return {"name": cur.name, "versions": [str(cur.version)],
+            "platform": "onnxruntime" if cur.runtime.name == "onnx" else "sklearn",
+            "inputs": inputs, "outputs": outputs,
+            "parameters": {"classes": cur.runtime.classes}}
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    if media_type(request) != "application/json":
+        raise PayloadError("send Content-Type: application/json", status=415,
+                           code="UNSUPPORTED_MEDIA_TYPE")
+    return parse_json(await read_body(request, limit))
+
+
+def _feedback_rows(body: Any) -> list[dict[str, Any]]:
+    items = body.get("feedback") if isinstance(body, dict) and "feedback" in body else [body]
+    if not isinstance(items, list) or not items:
+        raise PayloadError('send {"request_id": "...", "label": ...} or {"feedback": [...]}')
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) \
+                or "label" not in item or not 0 < len(item["request_id"]) <= 64:
+            raise PayloadError(f"feedback item {i} needs a request_id (the X-Request-Id of "
+                               "the prediction, at most 64 characters) and a label")
+    return [{"request_id": it["request_id"], "label": it["label"]} for it in items]

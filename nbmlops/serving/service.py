@@ -1,0 +1,181 @@
+"""The served model: load a version (from the registry or a package folder) and hot-swap it.
+
+A :class:`ModelService` holds one immutable :class:`LoadedModel`. Requests read
+``service.current`` once and use that snapshot to the end, so swapping the
+attribute (an atomic reference assignment) never disturbs a request in flight.
+When the reference follows an alias, a daemon thread polls the alias; on a move it
+loads and warms up the new version *before* swapping it in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbmlops.errors import ArtifactIntegrityError, DeployError, NbmlopsError
+from nbmlops.serving.reference import example_columns, reference_columns
+from nbmlops.serving.runtime import BaseRuntime, build_runtime, model_allows_nan
+from nbmlops.serving.validation import Batch, InputSchema, PayloadError, validate
+
+log = logging.getLogger("nbmlops.serving")
+
+BUNDLE_FILE = "bundle.json"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One model version ready to predict: its schema, runtime and provenance."""
+
+    name: str
+    version: int
+    flavor: str
+    schema: InputSchema
+    runtime: BaseRuntime
+    runtime_reason: str
+    model: Any = field(repr=False)
+    signature: dict[str, Any] | None = None
+
+
+def _samples(schema: InputSchema, reference: dict[str, list[Any]] | None) -> list[Batch]:
+    out = []
+    for cols in (example_columns(schema), reference):
+        if cols:
+            try:
+                out.append(validate(cols, schema))
+            except PayloadError as exc:
+                log.warning("skipping a check sample that does not fit the signature: %s", exc)
+    return out
+
+
+def build_loaded(name: str, version: int, flavor: str, meta: dict[str, Any], model: Any,
+                 runtime: str, reference: dict[str, list[Any]] | None) -> LoadedModel:
+    """Return a LoadedModel with its runtime chosen, checked and warmed up."""
+    schema = InputSchema.from_signature(
+        meta.get("signature"), n_features=getattr(model, "n_features_in_", None),
+        allow_nan=model_allows_nan(model), example=meta.get("input_example"))
+    samples = _samples(schema, reference)
+    rt, why = build_runtime(model, schema, runtime, samples)
+    if samples:  # warm-up: first calls allocate; do it before taking traffic
+        rt.predict(samples[0].arrays, proba=True)
+    return LoadedModel(name, version, flavor, schema, rt, why, model, meta.get("signature"))
+
+
+def load_from_registry(ref: str, runtime: str) -> LoadedModel:
+    """Return the LoadedModel for a registry reference (``name@alias`` or ``name/3``)."""
+    from nbmlops.registry.versions import get_model_version, load_model
+    from nbmlops.serving.reference import dataset_stats
+
+    mv = get_model_version(ref)
+    model = load_model(mv.ref)
+    schema = InputSchema.from_signature(mv.signature, example=mv.input_example)
+    try:
+        reference = reference_columns(schema, dataset_stats(mv.run_id))
+    except NbmlopsError as exc:
+        log.warning("no reference statistics for %s: %s", mv.ref, exc)
+        reference = reference_columns(schema, [])
+    return build_loaded(mv.name, mv.version, mv.flavor, mv.meta, model, runtime, reference)
+
+
+def is_bundle(path: str | Path) -> bool:
+    """Return whether ``path`` is a folder written by ``nbmlops package``."""
+    return (Path(path) / "model" / BUNDLE_FILE).is_file()
+
+
+def read_bundle(path: str | Path) -> tuple[dict[str, Any], bytes]:
+    """Return (bundle description, verified model bytes) of a package folder."""
+    folder = Path(path) / "model"
+    info = json.loads((folder / BUNDLE_FILE).read_text())
+    data = (folder / info["artifact"]).read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != info["sha256"]:
+        raise ArtifactIntegrityError(info["sha256"], actual)
+    return info, data
+
+
+def load_from_bundle(path: str | Path, runtime: str) -> LoadedModel:
+    """Return the LoadedModel of a package folder, without any store."""
+    from nbmlops.flavors.base import get_flavor
+
+    info, data = read_bundle(path)
+    model = get_flavor(info["flavor"]).load(data, info["meta"])
+    return build_loaded(info["name"], int(info["version"]), info["flavor"], info["meta"], model,
+                        runtime, info.get("reference"))
+
+
+class ModelService:
+    """Serves one reference; follows its alias (if any) and swaps versions without downtime."""
+
+    def __init__(self, ref: str, runtime: str = "auto", *, poll_interval: float = 1.0) -> None:
+        self.ref = ref
+        self.runtime = runtime
+        self.poll_interval = poll_interval
+        self.bundle = is_bundle(ref)
+        self.follows_alias = not self.bundle and "@" in ref
+        self.current = self._load(ref)
+        self._failed: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _load(self, ref: str) -> LoadedModel:
+        return load_from_bundle(ref, self.runtime) if self.bundle else load_from_registry(
+            ref, self.runtime)
+
+    def start_watching(self, on_swap: Callable[[LoadedModel, LoadedModel], None],
+                       on_failure: Callable[[int, BaseException], None]) -> None:
+        """Poll the alias in a daemon thread; call ``on_swap(old, new)`` after each swap."""
+        if not self.follows_alias or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._watch, args=(on_swap, on_failure),
+                                        name="nbmlops-alias-watch", daemon=True)
+        self._thread.start()
+
+    def stop_watching(self) -> None:
+        """Stop the alias watcher."""
+        self._stop.set()
+
+    def _watch(self, on_swap: Callable[[LoadedModel, LoadedModel], None],
+               on_failure: Callable[[int, BaseException], None]) -> None:
+        while not self._stop.wait(self.poll_interval):
+            try:
+                self.check_alias(on_swap, on_failure)
+            except Exception as exc:  # the store may be briefly unavailable; keep serving
+                log.warning("could not check %s: %s", self.ref, exc)
+
+    def check_alias(self, on_swap: Callable[[LoadedModel, LoadedModel], None],
+                    on_failure: Callable[[int, BaseException], None]) -> bool:
+        """Swap to the version the alias points at now, if it moved; return whether it did."""
+        from nbmlops.registry.versions import resolve_version
+
+        name, version = resolve_version(self.ref)
+        old = self.current
+        if version == old.version or version in self._failed:
+            return False
+        try:
+            new = self._load(f"{name}/{version}")
+        except Exception as exc:  # keep serving the old version whatever went wrong
+            self._failed.add(version)
+            log.error("keeping %s/%s: loading %s/%s failed: %s", name, old.version, name,
+                      version, exc)
+            on_failure(version, exc)
+            return False
+        self.current = new
+        log.info("swapped %s from version %s to %s (%s)", name, old.version, version,
+                 new.runtime_reason)
+        on_swap(old, new)
+        return True
+
+
+def load_service(ref: str, runtime: str, poll_interval: float = 1.0) -> ModelService:
+    """Return a ModelService, translating load failures into one DeployError line."""
+    try:
+        return ModelService(ref, runtime, poll_interval=poll_interval)
+    except DeployError:
+        raise
+    except NbmlopsError as exc:
+        raise DeployError(f"cannot serve {ref}: {exc}") from exc
