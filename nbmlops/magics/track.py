@@ -222,7 +222,7 @@ class TrackedCell:
         try:
             self.run_obj = start_run(
                 self.args.name, self.args.experiment, params=self.early_values,
-                tags=self.tags, source=self.cell, notebook_path=path,
+                tags=self.tags, source=self.cell.rstrip("\n"), notebook_path=path,
                 execution_count=tracker.current_execution_count(),
             )
         except NbmlopsError as exc:

@@ -40,7 +40,7 @@ def test_records_params_metrics_tags_source_and_count(iris: Any) -> None:
     acc = iris.user_ns["acc"]
     assert r.metrics == {"acc": acc, "half": acc / 2}
     assert r.tags["team"] == "ds"
-    assert r.source == body
+    assert r.source == body.rstrip("\n")
     assert r.info.execution_count == 2  # In[1] was the setup cell
 
 
@@ -213,3 +213,18 @@ def test_provenance_clean_then_stale(ip: Any) -> None:
                             "X was not recomputed since"]
     assert prov.variables["X"]["source"] == "X = [alpha * i for i in range(3)]"
     assert prov.variables["X"]["reads"] == {"alpha": 1}
+
+
+def test_provenance_sees_edited_cells_and_exec_through_the_shell_hooks(ip: Any) -> None:
+    ip.run_cell("a = 1\nb = 2", store_history=True, cell_id="cell-1").raise_error()
+    ip.run_cell("a = 10", store_history=True, cell_id="cell-1").raise_error()  # b = 2 deleted
+    run(ip, "exec('hidden = 3')")
+    run(ip, "%%track --metrics s\ns = a + b + hidden\n")
+    prov = nbmlops.last_run().provenance
+    assert prov.reasons == [
+        "b was produced by In[1], whose cell was since edited and re-run as In[2] without "
+        "reassigning b",
+        "hidden was assigned in In[3] by code nbmlops could not see (exec, %run, globals() or "
+        "a cell magic)",
+    ]
+    assert prov.variables["a"]["cell_id"] == "cell-1" and not prov.variables["a"]["stale"]
