@@ -56,6 +56,7 @@ class SqlStore(BaseStore):
         self.url = url
         self.heartbeat_timeout = heartbeat_timeout
         self.is_sqlite = url.startswith("sqlite")
+        self._known_envs: set[str] = set()  # environments this process already stored
         self.engine = self._make_engine(url)
         try:
             with self._translate():
@@ -483,8 +484,11 @@ class SqlStore(BaseStore):
     def put_environment(self, env_hash: str, env: dict[str, Any]) -> None:
         """Store an environment once per hash."""
         e = s.environments
+        if env_hash in self._known_envs:
+            return
         with self._write() as conn:
             if conn.execute(select(e.c.hash).where(e.c.hash == env_hash)).first():
+                self._known_envs.add(env_hash)
                 return
             conn.execute(insert(e).values(
                 hash=env_hash, python_version=env["python_version"], platform=env["platform"],
@@ -492,6 +496,7 @@ class SqlStore(BaseStore):
                 upgraded=json.dumps(env["upgraded"]), variables=json.dumps(env["variables"]),
                 created_at=time.time(),
             ))
+        self._known_envs.add(env_hash)
 
     def get_environment(self, env_hash: str) -> dict[str, Any]:
         """Return a stored environment ({} when unknown)."""

@@ -107,21 +107,29 @@ def capture_environment() -> tuple[str, dict[str, Any]]:
 
 
 def git_state(folder: str | Path | None = None) -> tuple[str | None, bool | None]:
-    """Return (commit, dirty) of the git work tree holding ``folder``, or (None, None)."""
+    """Return (commit, dirty) of the git work tree holding ``folder``, or (None, None).
+
+    One ``git status --porcelain=v2 --branch`` call gives both (the HEAD commit is its
+    ``# branch.oid`` header; any other line is a modified tracked file).
+    """
     cwd = str(folder or Path.cwd())
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
-        )
-        if commit.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        proc = subprocess.run(
+            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
             cwd=cwd, capture_output=True, text=True, timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
         return None, None
-    return commit.stdout.strip(), bool(status.stdout.strip())
+    if proc.returncode != 0:
+        return None, None
+    commit, dirty = None, False
+    for line in proc.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[-1]
+            commit = None if oid == "(initial)" else oid
+        elif not line.startswith("#"):
+            dirty = True
+    return commit, dirty if commit else None
 
 
 def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
