@@ -14,6 +14,10 @@ from nbmlops._version import __version__
 COMMANDS: dict[str, str] = {
     "models": "nbmlops.cli.models:models",
     "runs": "nbmlops.cli.runs:runs",
+    "pipeline": "nbmlops.cli.pipeline:pipeline",
+    "reproduce": "nbmlops.cli.reproduce:reproduce",
+    "schedule": "nbmlops.cli.schedule:schedule",
+    "scheduler": "nbmlops.cli.schedule:scheduler",
 }
 
 

@@ -59,11 +59,14 @@ def output(name: str, value: Any) -> Any:
     if run_id is None:
         standalone[name] = value
         return value
-    from nbmlops.store import open_store
-    from nbmlops.store.pipelines import PipelineStore
+    from nbmlops.store.pipelines import pipeline_store
 
-    sql, _ = open_store()
-    PipelineStore(sql).set_output(run_id, name, value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        sql.log_metric_rows([(run_id, name, float(value), 0, time.time())])
+    record_output(pipeline_store(), run_id, name, value)
     return value
+
+
+def record_output(pstore: Any, run_id: str, name: str, value: Any) -> None:
+    """Store an output value on a run, and numbers also as a metric of that run."""
+    pstore.set_output(run_id, name, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        pstore.sql.log_metric_rows([(run_id, name, float(value), 0, time.time())])

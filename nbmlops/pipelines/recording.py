@@ -64,8 +64,10 @@ def finish_step_run(run: Run, outcome: StepOutcome, pstore: PipelineStore,
                   **({"nbmlops.pipeline.cached_from": outcome.cached_from}
                      if outcome.cached_from else {})})
     if outcome.status == "cached" and outcome.outputs:
+        from nbmlops.pipelines.outputs import record_output
+
         for name, value in outcome.outputs.items():
-            pstore.set_output(run.id, name, value)
+            record_output(pstore, run.id, name, value)
     error = None
     if outcome.error is not None:
         error = getattr(outcome.error, "traceback", "") or str(outcome.error)

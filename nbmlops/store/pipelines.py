@@ -78,6 +78,14 @@ class PipelineStore:
                                 .order_by(t.c.created_at))
             return [self._decode(r) for r in rows]
 
+    def children(self, run_id: str) -> list[tuple[str, str]]:
+        """Return (id, name) of a run's direct child runs, oldest first."""
+        t = s.runs
+        with self.sql._read() as conn:
+            rows = conn.execute(select(t.c.id, t.c.name).where(t.c.parent_run_id == run_id)
+                                .order_by(t.c.start_time)).all()
+        return [(r[0], r[1]) for r in rows]
+
     # outputs -------------------------------------------------------------------
     def set_output(self, run_id: str, name: str, value: Any) -> None:
         """Store (or replace) one named output value of a run as JSON."""

@@ -1,0 +1,271 @@
+"""Reproduce a run: re-execute its notebook (or pipeline) in a fresh kernel, compare metrics.
+
+Which runs can be reproduced:
+
+- a pipeline run: the pipeline runs again with its recorded params, ``force=True``;
+- a pipeline step run: its notebook runs again with the step's recorded parameters;
+- a run made inside a notebook (``%%track``, ``start_run``): the notebook runs again at
+  the run's params that its ``parameters`` cell defines, and the new run of the same
+  name is compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbmlops.errors import PipelineError
+from nbmlops.pipelines import recording
+
+Tree = dict[str, dict[str, float]]  # "step/run name" path -> metrics
+
+
+@dataclass
+class MetricCheck:
+    """One metric compared: ``status`` is match, mismatch, missing or new."""
+
+    path: str
+    key: str
+    old: float | None
+    new: float | None
+    status: str
+
+
+@dataclass
+class Reproduction:
+    """The result of reproducing a run."""
+
+    original_id: str
+    new_run_id: str
+    checks: list[MetricCheck] = field(default_factory=list)
+    code_changes: list[str] = field(default_factory=list)
+    env_changes: list[str] = field(default_factory=list)
+    rtol: float = 1e-6
+    atol: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return whether it executed and every recorded metric came out within tolerance."""
+        return self.error is None and all(c.status in ("match", "new") for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict (stored as the new run's reproduction.json)."""
+        return {"original": self.original_id, "new_run": self.new_run_id, "ok": self.ok,
+                "rtol": self.rtol, "atol": self.atol, "error": self.error,
+                "checks": [c.__dict__ for c in self.checks],
+                "code_changes": self.code_changes, "environment_changes": self.env_changes}
+
+    def summary(self) -> str:
+        """Return the comparison as text."""
+        lines = [f"reproduce {self.original_id} -> {self.new_run_id}: "
+                 f"{'REPRODUCED' if self.ok else 'NOT REPRODUCED'} "
+                 f"(rtol={self.rtol:g}, atol={self.atol:g})"]
+        if self.error:
+            lines.append(f"  execution failed: {self.error}")
+        for c in self.checks:
+            where = f"{c.path}:" if c.path else ""
+            lines.append(f"  {c.status:8} {where}{c.key}  recorded={_fmt(c.old)}  "
+                         f"now={_fmt(c.new)}")
+        if not self.checks:
+            lines.append("  (no metrics were recorded to compare)")
+        for title, items in (("code changed", self.code_changes),
+                             ("environment changed", self.env_changes)):
+            lines.append(f"  {title}: " + ("; ".join(items) if items else "nothing"))
+        return "\n".join(lines)
+
+    __str__ = summary
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def compare(old: Tree, new: Tree, rtol: float, atol: float) -> list[MetricCheck]:
+    """Return one MetricCheck per metric in either tree."""
+    checks = []
+    for path in sorted(set(old) | set(new)):
+        o, n = old.get(path, {}), new.get(path, {})
+        for key in sorted(set(o) | set(n)):
+            a, b = o.get(key), n.get(key)
+            if a is None:
+                status = "new"
+            elif b is None:
+                status = "missing"
+            elif (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rtol,
+                                                                   abs_tol=atol):
+                status = "match"
+            else:
+                status = "mismatch"
+            checks.append(MetricCheck(path, key, a, b, status))
+    return checks
+
+
+def metric_tree(run_id: str, pstore: Any, prefix: str = "", depth: int = 3) -> Tree:
+    """Return the metrics of a run and its descendants, keyed by their name path."""
+    sql = pstore.sql
+    tree: Tree = {prefix: sql.get_latest_metrics([run_id])[run_id]}
+    if depth > 0:
+        for child_id, name in pstore.children(run_id):
+            path = f"{prefix}/{name}" if prefix else name
+            tree.update(metric_tree(child_id, pstore, path, depth - 1))
+    return {k: v for k, v in tree.items() if v or k == prefix}
+
+
+def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 0.0,
+              progress: Any = None) -> Reproduction:
+    """Return a Reproduction after re-executing what produced ``run_id`` in a fresh kernel.
+
+    Raises
+    ------
+    PipelineError
+        When the run records neither a pipeline nor a notebook.
+    """
+    from nbmlops.store.pipelines import pipeline_store
+    from nbmlops.tracking.api import get_run
+
+    original = get_run(run_id)
+    pstore = pipeline_store()
+    tags = original.tags
+    if tags.get(recording.KIND_TAG) == "pipeline":
+        result = _rerun_pipeline(original, tags, pstore, progress)
+    elif original.info.notebook_path:
+        result = _rerun_notebook(original, tags, pstore)
+    else:
+        raise PipelineError(f"run {run_id} records no notebook or pipeline, so it cannot be "
+                            "re-executed; runs made by %%track, a notebook or a pipeline can")
+    result.rtol, result.atol = rtol, atol
+    result.checks = compare(result_old(original, tags, pstore), result_new(result, original,
+                                                                           tags, pstore),
+                            rtol, atol)
+    result.env_changes = environment_changes(original)
+    _store(result, original)
+    return result
+
+
+def result_old(original: Any, tags: dict[str, str], pstore: Any) -> Tree:
+    """Return the metrics recorded by the original run (and its children)."""
+    if tags.get(recording.KIND_TAG) in ("pipeline", "pipeline-step"):
+        return metric_tree(original.id, pstore)
+    return {"": original.metrics}
+
+
+def result_new(result: Reproduction, original: Any, tags: dict[str, str],
+               pstore: Any) -> Tree:
+    """Return the new metrics, matched to the original's shape."""
+    if tags.get(recording.KIND_TAG) in ("pipeline", "pipeline-step"):
+        return metric_tree(result.new_run_id, pstore)
+    for child_id, name in reversed(pstore.children(result.new_run_id)):
+        if name == original.name:
+            return {"": pstore.sql.get_latest_metrics([child_id])[child_id]}
+    return {}
+
+
+def _rerun_pipeline(original: Any, tags: dict[str, str], pstore: Any,
+                    progress: Any) -> Reproduction:
+    from nbmlops.pipelines.notebooks import read_notebook
+    from nbmlops.pipelines.runner import run_pipeline
+    from nbmlops.pipelines.spec import load_spec
+
+    spec = load_spec(tags[recording.SPEC_TAG])
+    changes = []
+    for rec in pstore.steps_of(original.id):
+        if rec["step"] in spec.steps and rec["fingerprint"].get("code"):
+            changes += _code_diff(rec, read_notebook(spec.steps[rec["step"]].notebook))
+    params = {k: v for k, v in original.params.items() if k in spec.params}
+    pr = run_pipeline(spec, params=params, force=True, progress=progress,
+                      tags={"nbmlops.reproduce.of": original.id})
+    failed = [f"{o.name}: {o.error or o.reason}" for o in pr.failed]
+    return Reproduction(original.id, pr.run_id, code_changes=changes,
+                        error="; ".join(failed) or None)
+
+
+def _code_diff(record: dict[str, Any], info: Any) -> list[str]:
+    from nbmlops.pipelines.cache import _code_changes
+
+    now = [list(c) for c in info.cells]
+    return [f"{record['step']}: {c}" for c in _code_changes(record["fingerprint"]["code"], now)]
+
+
+def _rerun_notebook(original: Any, tags: dict[str, str], pstore: Any) -> Reproduction:
+    from nbmlops.pipelines.notebooks import read_notebook
+    from nbmlops.tracking.api import start_run
+
+    notebook = Path(original.info.notebook_path)
+    if not notebook.is_file():
+        raise PipelineError(f"run {original.id} was made by {notebook}, which no longer exists")
+    info = read_notebook(notebook)
+    record = pstore.step_record(original.id)
+    changes = _code_diff(record, info) if record and record["fingerprint"] else \
+        _source_change(original, notebook)
+    params = {k: v for k, v in original.params.items() if k in (info.parameters or {})}
+    cwd = Path(tags[recording.SPEC_TAG]).parent if recording.SPEC_TAG in tags else notebook.parent
+    new = start_run(f"reproduce-{original.name}"[:250], experiment=original.experiment,
+                    params=params, tags={"nbmlops.reproduce.of": original.id},
+                    notebook_path=str(notebook))
+    error = _execute(new.id, notebook, params, cwd)
+    new.end("FAILED" if error else "FINISHED", error)
+    return Reproduction(original.id, new.id, code_changes=changes, error=error)
+
+
+def _source_change(original: Any, notebook: Path) -> list[str]:
+    source = (original.source or "").strip()
+    if not source:
+        return []
+    import json
+
+    cells = json.loads(notebook.read_text())["cells"]
+    body = source.split("\n", 1)[1].strip() if source.startswith("%%") else source
+    if any(body and body in "".join(c.get("source", "")) for c in cells):
+        return []
+    return [f"the cell that made run {original.id[:8]} is no longer in {notebook.name} as "
+            "recorded"]
+
+
+def _execute(run_id: str, notebook: Path, params: dict[str, Any], cwd: Path) -> str | None:
+    from nbmlops.config import resolve_settings
+    from nbmlops.pipelines.executors import StepTask, execute_step
+
+    settings = resolve_settings()
+    out = recording.executed_path(settings.home, "reproduce", run_id, notebook.stem)
+    env = {"NBMLOPS_PARENT_RUN_ID": run_id, "NBMLOPS_NOTEBOOK_PATH": str(notebook),
+           "NBMLOPS_HOME": str(settings.home), "NBMLOPS_STORE_URL": settings.store_url,
+           "NBMLOPS_ARTIFACT_URL": settings.artifact_url}
+    result = execute_step(StepTask("reproduce", str(notebook), str(out), params, str(cwd), env))
+    if result.ok:
+        return None
+    return f"cell {result.cell_index}: {result.ename}: {result.evalue} (see {out})"
+
+
+def environment_changes(original: Any) -> list[str]:
+    """Return what differs between the run's recorded environment and this one."""
+    from nbmlops.tracking.capture import capture_environment, git_state
+
+    old = original.environment
+    changes: list[str] = []
+    if old:
+        _, now = capture_environment()
+        if old.get("python_version") != now.get("python_version"):
+            changes.append(f"python {old.get('python_version')} → {now.get('python_version')}")
+        a, b = old.get("packages", {}), now.get("packages", {})
+        diffs = [f"{p} {a.get(p, 'absent')} → {b.get(p, 'absent')}"
+                 for p in sorted(set(a) | set(b)) if a.get(p) != b.get(p)]
+        changes += diffs[:15] + ([f"and {len(diffs) - 15} more packages"] if len(diffs) > 15
+                                 else [])
+    folder = Path(original.info.notebook_path).parent if original.info.notebook_path else None
+    commit, _ = git_state(folder if folder and folder.is_dir() else None)
+    if original.info.git_commit and commit and commit != original.info.git_commit:
+        changes.append(f"git commit {original.info.git_commit[:10]} → {commit[:10]}")
+    return changes
+
+
+def _store(result: Reproduction, original: Any) -> None:
+    from nbmlops.tracking.api import get_run
+
+    new = get_run(result.new_run_id)
+    new.log_artifact(result.to_dict(), "reproduction.json")
+    verdict = "match" if result.ok else "mismatch"
+    new.set_tags({"nbmlops.reproduce.of": original.id, "nbmlops.reproduce.result": verdict})
+    original.set_tags({"nbmlops.reproduce.last": f"{result.new_run_id} {verdict}"})
