@@ -285,7 +285,13 @@ class TrackedCell:
         """End the run (and any child the cell left open) and display its card."""
         from IPython.display import display
 
+        from nbmlops.tracking import active
+
         try:
+            for child in reversed(active.all_active()):  # runs the cell left open inside ours
+                if child.id == self.run_obj.id:
+                    break
+                child.end(status, error)
             self.run_obj.end(status, error)
         except NbmlopsError as exc:
             raise UsageError(f"the run could not be ended: {exc}") from exc
@@ -296,9 +302,10 @@ class TrackedCell:
         """Return {key: value} of params/metrics specs evaluated in the user namespace."""
         out = {}
         for spec in specs:
-            if spec.expr.isidentifier() and spec.expr not in self.ns:
-                raise UsageError(f"--{spec.kind}s variable {spec.expr!r} is not defined "
-                                 "after the cell ran")
+            for name in sorted(spec.names):
+                if name not in self.ns and not hasattr(builtins, name):
+                    raise UsageError(f"--{spec.kind}s variable {name!r} is not defined "
+                                     "after the cell ran")
             try:
                 out[spec.key] = eval(spec.code, self.ns)
             except Exception as exc:

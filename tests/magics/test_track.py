@@ -102,6 +102,12 @@ def test_log_calls_attach_and_nested_runs_are_children(ip: Any) -> None:
     assert nbmlops.active_run() is None
 
 
+def test_child_runs_left_open_end_with_the_cell(ip: Any) -> None:
+    run(ip, "%%track outer\nimport nbmlops\nchild = nbmlops.start_run('left-open')\n")
+    assert nbmlops.get_run(ip.user_ns["child"].id).status.value == "FINISHED"
+    assert nbmlops.active_run() is None
+
+
 def test_exception_fails_the_run_and_propagates(ip: Any) -> None:
     cell = ("%%track boom --metrics early late\nimport nbmlops\n"
             "nbmlops.log_metric('seen', 1.0)\nearly = 0.25\nraise ValueError('bad data')\n"
