@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         load_model,
         register_model,
     )
+    from nbmlops.serving.deployments import deploy
     from nbmlops.tracking.api import (
         active_run,
         end_run,
@@ -52,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "alias_history": "nbmlops.registry.aliases",
     "compare_versions": "nbmlops.registry.versions",
     "delete_alias": "nbmlops.registry.aliases",
+    "deploy": "nbmlops.serving.deployments",
     "get_model_version": "nbmlops.registry.versions",
     "lineage": "nbmlops.registry.lineage",
     "list_models": "nbmlops.registry.versions",

@@ -14,6 +14,9 @@ from nbmlops._version import __version__
 COMMANDS: dict[str, str] = {
     "models": "nbmlops.cli.models:models",
     "runs": "nbmlops.cli.runs:runs",
+    "serve": "nbmlops.cli.serve:serve",
+    "deployments": "nbmlops.cli.serve:deployments",
+    "package": "nbmlops.cli.serve:package",
     "pipeline": "nbmlops.cli.pipeline:pipeline",
     "reproduce": "nbmlops.cli.reproduce:reproduce",
     "schedule": "nbmlops.cli.schedule:schedule",

@@ -15,6 +15,7 @@ MAGICS: list[str] = [
     "nbmlops.magics.track:TrackMagics",
     "nbmlops.magics.runs:RunsMagics",
     "nbmlops.magics.registry:RegistryMagics",
+    "nbmlops.magics.deploy:DeployMagics",
     "nbmlops.magics.pipeline:PipelineMagics",
 ]
 
