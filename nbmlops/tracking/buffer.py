@@ -21,6 +21,10 @@ class MetricBuffer:
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self._lock = threading.Lock()
+        # Held for a whole flush (swap + write), so a flush that finds nothing pending
+        # still waits for one in flight on another thread: end_run and interpreter exit
+        # must not return while the flusher thread is half-way through a write.
+        self._flush_lock = threading.Lock()
         self._pending: dict[int, tuple[SqlStore, list[MetricRow]]] = {}
         self._live: dict[str, SqlStore] = {}  # run_id -> store, for heartbeats
         self._wake = threading.Event()
@@ -76,8 +80,12 @@ class MetricBuffer:
         for store, run_ids in by_store.values():
             store.heartbeat(run_ids)
 
-    def flush(self, run_id: str | None = None) -> None:
-        """Write every pending point (or those of one run) now; keep them if writing fails."""
+    def flush(self) -> None:
+        """Write every pending point now; keep them queued (in order) if writing fails."""
+        with self._flush_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         with self._lock:
             batches = list(self._pending.values())
             self._pending = {}
@@ -108,6 +116,7 @@ class MetricBuffer:
 
     def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._pending, self._live = {}, {}
         self._thread = None
         self._wake = threading.Event()
