@@ -134,12 +134,13 @@ def lineage_cmd(ref: str, fmt: str) -> None:
 @click.option("--output", default=None, type=click.Path(dir_okay=False),
               help="Keep the executed notebook here.")
 @click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE",
-              help="Extra papermill parameter (repeatable).")
+              help="Extra papermill parameter, VALUE read as YAML (repeatable).")
 @_FORMAT
 def check_cmd(ref: str, notebook: str, output: str | None, params: tuple[str, ...],
               fmt: str) -> None:
     """Run a checks notebook against REF and store the results; exit 1 if any failed."""
     import pandas as pd
+    import yaml
 
     from nbmlops.errors import ValidationError
     from nbmlops.registry.check_runner import run_checks_notebook
@@ -149,7 +150,7 @@ def check_cmd(ref: str, notebook: str, output: str | None, params: tuple[str, ..
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValidationError(f"parameter {item!r} must be written KEY=VALUE")
-        extra[key] = value
+        extra[key] = yaml.safe_load(value)
     rows = run_checks_notebook(ref, notebook, output=output, parameters=extra)
     cols = ["check", "passed", "value", "threshold", "detail"]
     frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from nbmlops.registry.checks import CheckSuite
 
 ASSERT_HOOK = "__nbmlops_assert__"
+#: names bound in a %%modeltest cell (their previous values come back afterwards)
+HELPERS = ("check", "check_metric", "check_no_regression", "check_latency", "check_invariance",
+           "check_slices")
 
 
 class AssertToCheck(ast.NodeTransformer):
@@ -44,17 +47,20 @@ class AssertToCheck(ast.NodeTransformer):
 
 
 def run_check_cell(shell: Any, ref: str, cell: str, **load_options: Any) -> CheckSuite:
-    """Run ``cell`` as the checks of ``ref`` with ``model``/``model_version`` bound; store them.
+    """Run ``cell`` as the checks of ``ref`` and store them; return the stored suite.
 
-    The names ``model`` and ``model_version`` get their previous values back afterwards.
-    A cell that raises records a failed check (the batch fails). Returns the stored suite.
+    The cell sees ``model``, ``model_version`` and the check helpers; unless the cell
+    rebinds them, those names get their previous values back afterwards. A cell that
+    raises records a failed check.
     """
     ns = shell.user_ns
-    saved = {k: ns[k] for k in ("model", "model_version") if k in ns}
     suite = checks.start(ref, **load_options)
+    injected = {"model": suite.model, "model_version": suite.version,
+                **{h: getattr(checks, h) for h in HELPERS}}
+    saved = {k: ns[k] for k in injected if k in ns}
     install_assert_hook(shell, suite)
     try:
-        ns.update(model=suite.model, model_version=suite.version)
+        ns.update(injected)
         result = shell.run_cell(cell, store_history=False)
         error = result.error_before_exec or result.error_in_exec
         if error is not None:
@@ -63,9 +69,11 @@ def run_check_cell(shell: Any, ref: str, cell: str, **load_options: Any) -> Chec
         checks.abort()
         raise
     finally:
-        for k in ("model", "model_version"):
-            ns.pop(k, None)
-        ns.update(saved)
+        for k, value in injected.items():
+            if ns.get(k) is value:  # names the cell rebound keep their new value
+                ns.pop(k)
+                if k in saved:
+                    ns[k] = saved[k]
     if not suite.results:
         checks.abort()
         raise ValidationError(

@@ -161,6 +161,7 @@ def test_cell_asserts_count_as_checks(registered, data, shell) -> None:
     assert suite.results[2].detail == "only 200 rows"
     assert shell.user_ns["reached"] is True  # a failing assert does not stop the cell
     assert shell.user_ns["model"] == "mine" and "model_version" not in shell.user_ns
+    assert "check_metric" in shell.user_ns  # imported by the cell itself: kept
     assert not any(isinstance(t, AssertToCheck) for t in shell.ast_transformers)
     assert len(stored(1)) == 5
     shell.run_cell("assert True")  # asserts are plain asserts again
