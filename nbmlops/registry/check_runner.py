@@ -50,8 +50,8 @@ def run_check_cell(shell: Any, ref: str, cell: str, **load_options: Any) -> Chec
     """Run ``cell`` as the checks of ``ref`` and store them; return the stored suite.
 
     The cell sees ``model``, ``model_version`` and the check helpers; unless the cell
-    rebinds them, those names get their previous values back afterwards. A cell that
-    raises records a failed check.
+    rebinds them, names that had values get them back, and ``model``/``model_version``
+    are removed again. A cell that raises records a failed check.
     """
     ns = shell.user_ns
     suite = checks.start(ref, **load_options)
@@ -70,10 +70,12 @@ def run_check_cell(shell: Any, ref: str, cell: str, **load_options: Any) -> Chec
         raise
     finally:
         for k, value in injected.items():
-            if ns.get(k) is value:  # names the cell rebound keep their new value
+            if ns.get(k) is not value:
+                continue  # the cell rebound it: keep the new value
+            if k in saved:
+                ns[k] = saved[k]
+            elif k not in HELPERS:  # helpers stay importable-looking; they need a suite
                 ns.pop(k)
-                if k in saved:
-                    ns[k] = saved[k]
     if not suite.results:
         checks.abort()
         raise ValidationError(
