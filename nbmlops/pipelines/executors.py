@@ -109,6 +109,23 @@ def execute_step(task: StepTask, execute: Execute | None = None,
         if timer is not None:
             timer.cancel()
         forget(token)
+        _close_thread_loop()
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop nbclient made for this worker thread (it would leak otherwise)."""
+    import asyncio
+
+    if threading.current_thread() is threading.main_thread():
+        return
+    policy = asyncio.get_event_loop_policy()
+    try:
+        loop = policy.get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        policy.set_event_loop(None)
 
 
 def _failure(task: StepTask, exc: BaseException, duration: float, started: list[int],
