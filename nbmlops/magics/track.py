@@ -194,7 +194,13 @@ class TrackedCell:
         except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
         self.code = self.shell.transform_cell(self.cell)
-        self.tree = self.shell.compile.ast_parse(self.code)
+        try:
+            self.tree = self.shell.compile.ast_parse(self.code)
+        except SyntaxError as exc:  # one clear line, not the magic's stack
+            where = f" at line {exc.lineno + 1}" if exc.lineno else ""  # +1: the %%track line
+            text = f" in {exc.text.strip()!r}" if exc.text else ""
+            raise UsageError(f"the cell has a syntax error{where}: {exc.msg}{text}; "
+                             "nothing was recorded") from None
         self.info: CellCode = analyze(self.tree)
         made = set(self.info.assigned) | set(self.info.modified)
         for spec in [*self.params, *self.metrics]:

@@ -144,6 +144,7 @@ def test_keyboard_interrupt_kills_the_run(ip: Any) -> None:
         ("--tags novalue", "must be written KEY=VALUE"),
         ("--metrics acc acc", "names a key twice"),
         ("--bogus", "unrecognized arguments"),
+        ("--params 'unbalanced", "cannot split the arguments"),
     ],
 )
 def test_bad_arguments_fail_before_the_cell_and_store_nothing(
@@ -162,6 +163,12 @@ def test_quoted_expressions_with_spaces(ip: Any) -> None:
     run(ip, """%%track "spaced" --params "twice=n * 2" --metrics 'ratio = n / 8'\npass\n""")
     r = nbmlops.last_run()
     assert (r.name, r.params, r.metrics) == ("spaced", {"twice": 8}, {"ratio": 0.5})
+
+
+def test_syntax_error_in_the_cell_records_nothing(ip: Any) -> None:
+    with pytest.raises(UsageError, match=r"syntax error at line 3: .* in 'y = \('"):
+        ip.run_cell_magic("track", "", "x = 1\ny = (\n")
+    assert run_count(ip) == 0
 
 
 def test_params_assigned_by_the_cell_are_read_after_it(ip: Any) -> None:
