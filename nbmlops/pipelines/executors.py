@@ -223,11 +223,13 @@ class DaskExecutor(BaseExecutor):
         return self._client.submit(fn, *args, pure=False)
 
     def wait_any(self, futures: list[Any]) -> list[Any]:
-        """Block until at least one task is done."""
-        from distributed import wait
-
-        done, _ = wait(futures, return_when="FIRST_COMPLETED")
-        return list(done)
+        """Block until at least one task is done (without making our client the default)."""
+        event = threading.Event()
+        for future in futures:
+            future.add_done_callback(lambda _f: event.set())
+        while not any(f.done() for f in futures):
+            event.wait(1.0)
+        return [f for f in futures if f.done()]
 
     def close(self) -> None:
         """Close the client (and the local cluster, if this executor started one)."""

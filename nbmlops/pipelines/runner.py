@@ -286,7 +286,8 @@ class _Runner:
             self.progress.retrying(step.name, pending.attempts, result.ename, result.evalue)
             pending.attempts += 1
             return pending
-        return self._fail(pending, step_error(step.name, out, result), out, pending.reason)
+        return self._fail(pending, step_error(step.name, step.notebook, result), out,
+                          pending.reason)
 
     def _fail(self, pending: _Pending, exc: PipelineError, out: Path, reason: str) -> None:
         outcome = StepOutcome(pending.step.name, "failed", f"{reason} — {exc}",

@@ -164,7 +164,7 @@ def _parse_step(path: Path, name: str, raw: Any, line: int | None) -> StepSpec:
         raise SpecError(path, raw.lines.get("notebook", line),
                         f"step {name!r}: 'notebook' must be the path of an .ipynb file")
     parameters = raw.get("parameters") or {}
-    if not isinstance(parameters, _Map):
+    if not isinstance(parameters, dict):
         raise SpecError(path, raw.lines.get("parameters"), f"step {name!r}: 'parameters' "
                         "must be a mapping")
     return StepSpec(
@@ -172,7 +172,7 @@ def _parse_step(path: Path, name: str, raw: Any, line: int | None) -> StepSpec:
         needs=_strings(path, raw, "needs", name), inputs=_strings(path, raw, "inputs", name),
         outputs=_strings(path, raw, "outputs", name), retries=_retries(path, raw, name),
         timeout=_timeout(path, raw, name), kernel=_kernel(path, raw, name), line=line,
-        param_lines=dict(parameters.lines),
+        param_lines=dict(getattr(parameters, "lines", {})),
     )
 
 
