@@ -153,9 +153,15 @@ def check_cmd(ref: str, notebook: str, output: str | None, params: tuple[str, ..
         extra[key] = yaml.safe_load(value)
     rows = run_checks_notebook(ref, notebook, output=output, parameters=extra)
     cols = ["check", "passed", "value", "threshold", "detail"]
-    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
-    frame["passed"] = frame["passed"].map({True: "PASS", False: "FAIL"})
-    _emit(frame, fmt, "")
+    if fmt == "json":
+        click.echo(json.dumps([{c: r.get(c) for c in cols} for r in rows], indent=2))
+    else:
+        from nbmlops.registry.cards import _fmt
+
+        frame = pd.DataFrame([{c: r.get(c) if c in ("check", "passed") else _fmt(r.get(c))
+                               for c in cols} for r in rows], columns=cols)
+        frame["passed"] = frame["passed"].map({True: "PASS", False: "FAIL"})
+        click.echo(render_frame(frame))
     failed = sum(not r["passed"] for r in rows)
     if failed:
         click.echo(f"{failed} of {len(rows)} checks failed", err=True)

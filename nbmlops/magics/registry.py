@@ -41,13 +41,11 @@ class RegistryMagics(Magics):
         from nbmlops.registry.versions import register_model
 
         args = parse_argstring(self.register, line)
-        model: Any = args.model
-        value = self.shell.user_ns.get(args.model) if self.shell else None
-        if value is not None and not isinstance(value, str):
-            model = value
         try:
-            mv = register_model(args.name, run=args.run, model=model,
-                                description=args.description, unsafe_pickle=args.unsafe_pickle)
+            model = _model_argument(args.model, args.run, self.shell.user_ns)
+            mv = register_model(args.name, run=args.run, model=model, artifact=args.model,
+                                description=_unquote(args.description),
+                                unsafe_pickle=args.unsafe_pickle)
             if args.alias:
                 mv = set_alias(mv.name, args.alias, mv.version,
                                reason=f"set by %register {line.strip()}")
@@ -124,12 +122,36 @@ class RegistryMagics(Magics):
         try:
             name, version = resolve_version(parse_ref(args.ref))
             before = _alias_target(name, args.alias)
-            promote(name, version, args.alias, force=args.force, reason=args.reason)
+            promote(name, version, args.alias, force=args.force, reason=_unquote(args.reason))
         except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
         was = f" (was {before})" if before is not None else ""
         forced = " [forced]" if args.force else ""
         print(f"{name}@{args.alias} -> version {version}{was}{forced}")
+
+
+def _unquote(text: str | None) -> str | None:
+    """Return ``text`` without one pair of surrounding quotes (IPython keeps them)."""
+    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _model_argument(name: str, run: str, ns: dict[str, Any]) -> Any:
+    """Return the artifact name to register, or the object to log first.
+
+    A variable already logged by ``%%track`` (an artifact of the same name) is not logged
+    twice; any other variable holding a model is.
+    """
+    from nbmlops.registry.versions import _resolve_run
+
+    value = ns.get(name)
+    if value is None or isinstance(value, str):
+        return name
+    source = _resolve_run(run)
+    if any(a.name == name for a in source.artifacts):
+        return name
+    return value
 
 
 def _alias_target(name: str, alias: str) -> int | None:

@@ -141,6 +141,7 @@ def register_model(
     input_example: Any = None,
     unsafe_pickle: bool = False,
     trusted: list[str] | None = None,
+    artifact: str = "model",
 ) -> ModelVersion:
     """Register a run's model as the next version of ``name`` and return it.
 
@@ -152,7 +153,8 @@ def register_model(
         A Run, a run id, or ``"last"`` (the active run, else the latest top-level run).
     model
         The name of a model artifact of the run, or a fitted model object, which is first
-        logged into the run (``input_example``, ``unsafe_pickle`` and ``trusted`` apply).
+        logged into the run as ``artifact`` (``model-2``… if taken; ``input_example``,
+        ``unsafe_pickle`` and ``trusted`` apply).
     description, tags
         Kept with the version.
 
@@ -168,7 +170,7 @@ def register_model(
     tag_values = {validate_key(k, "tag"): to_tag(k, v) for k, v in (tags or {}).items()}
     source = _resolve_run(run)
     if not isinstance(model, str):
-        model = _log_object(source, model, input_example=input_example,
+        model = _log_object(source, model, artifact, input_example=input_example,
                             unsafe_pickle=unsafe_pickle, trusted=trusted)
     info, meta = _pick_model_artifact(source, model)
     if "flavor" not in meta:
@@ -184,17 +186,18 @@ def register_model(
     return get_model_version(f"{name}/{version}")
 
 
-def _log_object(run: Run, model: Any, **options: Any) -> str:
+def _log_object(run: Run, model: Any, base: str, **options: Any) -> str:
     """Log a model object into ``run`` under a free artifact name; return that name."""
     from nbmlops.flavors.base import flavor_for
+    from nbmlops.names import validate_artifact_name
 
+    validate_artifact_name(base)
     flavor_for(model, unsafe_pickle=options.get("unsafe_pickle", False))  # fail before writing
     taken = {a.name for a in run.artifacts}
-    artifact = "model"
-    n = 1
+    artifact, n = base, 1
     while artifact in taken:
         n += 1
-        artifact = f"model-{n}"
+        artifact = f"{base}-{n}"
     run.log_model(model, artifact, **options)
     return artifact
 
