@@ -29,7 +29,7 @@ def start_pipeline_run(spec: PipelineSpec, params: dict[str, Any],
     all_tags = {KIND_TAG: "pipeline", PIPELINE_TAG: spec.name, SPEC_TAG: str(spec.path),
                 **(tags or {})}
     return start_run(spec.name, experiment=spec.name, params=params, tags=all_tags,
-                     source=spec.path.read_text(), notebook_path=None)
+                     source=spec.path.read_text(), notebook_path=str(spec.path))
 
 
 def start_step_run(parent: Run, spec: PipelineSpec, step: StepSpec,

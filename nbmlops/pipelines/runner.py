@@ -201,13 +201,16 @@ class _Runner:
     def _prepare(self, name: str) -> _Pending | None:
         """Return a step to execute, or record it as skipped, cached or failed."""
         step = self.spec.steps[name]
+        if self.selected is not None and name not in self.selected:
+            if any(name in self.spec.upstream(s) for s in self.selected):
+                return self._reuse_unselected(step)
+            self._finish(StepOutcome(name, "skipped", "not selected by --only"))
+            return None
         bad = [d for d in step.needs if not self.outcomes[d].ok]
         if bad:
             self._finish(StepOutcome(name, "skipped", f"upstream step {bad[0]} "
                                      f"{self.outcomes[bad[0]].status}"))
             return None
-        if self.selected is not None and name not in self.selected:
-            return self._reuse_unselected(step)
         try:
             params = resolve_parameters(step.parameters, self.values, self._outputs())
             check_types(name, self.infos[name], params)
