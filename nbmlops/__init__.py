@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from nbmlops._version import __version__
 
 if TYPE_CHECKING:
+    from nbmlops.monitoring.report import monitor
     from nbmlops.pipelines.outputs import output
     from nbmlops.pipelines.runner import run_pipeline
     from nbmlops.registry.aliases import alias_history, delete_alias, promote, set_alias
@@ -73,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "log_model": "nbmlops.tracking.api",
     "log_param": "nbmlops.tracking.api",
     "log_params": "nbmlops.tracking.api",
+    "monitor": "nbmlops.monitoring.report",
     "runs": "nbmlops.tracking.api",
     "set_tag": "nbmlops.tracking.api",
     "set_tags": "nbmlops.tracking.api",

@@ -13,6 +13,7 @@ from nbmlops._version import __version__
 #: command name -> "module:attribute" of a click command or group (imported when used)
 COMMANDS: dict[str, str] = {
     "models": "nbmlops.cli.models:models",
+    "monitor": "nbmlops.cli.monitor:monitor",
     "runs": "nbmlops.cli.runs:runs",
     "serve": "nbmlops.cli.serve:serve",
     "deployments": "nbmlops.cli.serve:deployments",
