@@ -51,15 +51,21 @@ class MonitoringReport:
 
 
 def _reference_stats(mv: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """Return the statistics of the training dataset of a version (columns ⊇ signature)."""
+    """Return the statistics of the training data of a version and a label naming it.
+
+    Candidates are the run's input datasets holding every signature column; one whose
+    name says "train" wins, then the one with the most rows (test splits are smaller).
+    """
     from nbmlops.tracking.api import get_run
 
     wanted = set((mv.signature or {}).get("columns") or [])
-    for ds in get_run(mv.run_id).datasets:
-        if ds.role == "input" and ds.stats.get("columns") and wanted <= set(ds.columns):
-            cols = {c: e for c, e in ds.stats["columns"].items() if not wanted or c in wanted}
-            return {**ds.stats, "columns": cols}, f"{ds.name} ({ds.fingerprint[:12]})"
-    return None, None
+    candidates = [ds for ds in get_run(mv.run_id).datasets
+                  if ds.role == "input" and ds.stats.get("columns") and wanted <= set(ds.columns)]
+    if not candidates:
+        return None, None
+    ds = max(candidates, key=lambda d: ("train" in d.name.lower(), d.stats.get("rows", 0)))
+    cols = {c: e for c, e in ds.stats["columns"].items() if not wanted or c in wanted}
+    return {**ds.stats, "columns": cols}, f"{ds.name} ({ds.fingerprint[:12]})"
 
 
 def _latency(values: list[float]) -> dict[str, float]:
