@@ -226,55 +226,6 @@ check_results = Table(
     Index("ix_check_results_version", "name", "version", "at"),
 )
 
-# pipelines ------------------------------------------------------------------
-# Added before the first release, so SCHEMA_VERSION stays 1 (create_all adds them).
-
-pipeline_steps = Table(
-    "pipeline_steps",
-    metadata,
-    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),  # the step run
-    Column("pipeline", String(250), nullable=False),
-    Column("step", String(250), nullable=False),
-    Column("pipeline_run_id", String(32), ForeignKey("runs.id"), nullable=False),
-    Column("status", String(16), nullable=False),  # ran, cached, failed, skipped
-    Column("reason", Text, nullable=False),
-    Column("key", String(64)),  # sha256 of the whole fingerprint; NULL when not computed
-    Column("fingerprint", Text),  # JSON: code cells, params, inputs, upstream
-    Column("output_files", Text),  # JSON {path: sha256} of declared outputs after the run
-    Column("outputs", Text),  # JSON {name: value} handed downstream
-    Column("cached_from", String(32)),  # step run whose results a cached step reused
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("duration", Float),
-    Column("created_at", Float, nullable=False),
-    Index("ix_pipeline_steps_lookup", "pipeline", "step", "key"),
-    Index("ix_pipeline_steps_parent", "pipeline_run_id"),
-)
-
-step_outputs = Table(
-    "step_outputs",
-    metadata,
-    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
-    Column("name", String(250), primary_key=True),
-    Column("value", Text, nullable=False),  # JSON
-    Column("created_at", Float, nullable=False),
-)
-
-pipeline_schedules = Table(
-    "pipeline_schedules",
-    metadata,
-    Column("name", String(250), primary_key=True),
-    Column("spec_path", Text, nullable=False),
-    Column("cron", String(250)),  # NULL for alert-only schedules
-    Column("params", Text, nullable=False),  # JSON
-    Column("misfire", String(16), nullable=False),  # run-once or skip
-    Column("on_alert", String(250)),  # model name whose monitoring alerts trigger a run
-    Column("paused", Boolean, nullable=False, default=False),
-    Column("created_at", Float, nullable=False),
-    Column("last_run_id", String(32)),
-    Column("last_status", String(16)),
-    Column("last_run_at", Float),
-)
-
 # serving --------------------------------------------------------------------
 
 deployments = Table(
