@@ -28,3 +28,6 @@ def register(ipython: Any) -> None:
         module, cls = target.split(":")
         ipython.register_magics(getattr(importlib.import_module(module), cls))
     get_tracker(ipython)
+    from nbmlops.tracking.capture import warm_up
+
+    warm_up()

@@ -90,7 +90,9 @@ def run_pipeline(
     from nbmlops.config import resolve_settings
     from nbmlops.pipelines.progress import make_progress
     from nbmlops.store.pipelines import pipeline_store
+    from nbmlops.tracking.capture import warm_up
 
+    warm_up()  # the environment scan overlaps validation instead of delaying the first step
     spec = spec if isinstance(spec, PipelineSpec) else load_spec(spec)
     values = check_param_overrides(spec, dict(params or {}))
     infos = validate_notebooks(spec)

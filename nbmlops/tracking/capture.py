@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from nbmlops.tracking.secrets import redact
 _ENV_PREFIXES = (
     "NBMLOPS_", "PYTHON", "OMP_", "MKL_", "OPENBLAS_", "CUDA_", "CONDA_", "VIRTUAL_ENV",
 )
+_dist_lock = threading.Lock()
 _dist_cache: tuple[tuple[float, ...], dict[str, str], dict[str, list[str]]] | None = None
 
 
@@ -37,15 +39,27 @@ def installed_packages() -> tuple[dict[str, str], dict[str, list[str]]]:
     global _dist_cache
     from importlib import metadata
 
-    stamp = _site_stamp()
-    if _dist_cache is None or _dist_cache[0] != stamp:
-        packages = {}
-        for dist in metadata.distributions():
-            name = dist.metadata["Name"]
-            if name:
-                packages[name] = dist.version
-        _dist_cache = (stamp, dict(sorted(packages.items())), metadata.packages_distributions())
-    return _dist_cache[1], _dist_cache[2]
+    with _dist_lock:  # a warm-up thread may be reading them already: wait, don't redo it
+        stamp = _site_stamp()
+        if _dist_cache is None or _dist_cache[0] != stamp:
+            packages = {}
+            for dist in metadata.distributions():
+                name = dist.metadata["Name"]
+                if name:
+                    packages[name] = dist.version
+            _dist_cache = (stamp, dict(sorted(packages.items())),
+                           metadata.packages_distributions())
+        return _dist_cache[1], _dist_cache[2]
+
+
+def warm_up() -> None:
+    """Read the installed packages in a background thread, so the first run does not wait.
+
+    Scanning every distribution's metadata takes 0.1-1 s; ``%load_ext nbmlops`` and the
+    pipeline runner call this so that cost is paid while the user is still typing.
+    """
+    if _dist_cache is None:
+        threading.Thread(target=installed_packages, name="nbmlops-warm-up", daemon=True).start()
 
 
 def imported_modules() -> dict[str, str]:
