@@ -24,9 +24,8 @@ RUNTIME = click.Choice(["auto", "onnx", "sklearn"])
               help="Require 'Authorization: Bearer TOKEN' (health probes stay open).")
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=None,
               help="Reject larger request bodies with 413 (default 10 MiB).")
-@click.option("--batching", type=click.Choice(["auto", "on", "off"]), default="auto",
-              show_default=True, help="Micro-batch concurrent single-row requests "
-                                      "(auto: for scikit-learn runtimes).")
+@click.option("--batching", type=click.Choice(["on", "off"]), default="on",
+              show_default=True, help="Micro-batch concurrent single-row requests.")
 @click.option("--log-predictions/--no-log-predictions", default=True, show_default=True,
               help="Write every prediction to the store for monitoring.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0,

@@ -45,7 +45,7 @@ class ServeOptions:
 
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
-    batching: str = "auto"  # auto: on for scikit-learn runtimes, off for onnxruntime
+    batching: str = "on"  # micro-batch concurrent single-row requests ("off" to disable)
     log_predictions: bool = True
 
 

@@ -109,7 +109,7 @@ def app_from_env() -> Any:
 
 def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1,
           runtime: str = "auto", token: str | None = None, max_body_bytes: int | None = None,
-          batching: str = "auto", log_predictions: bool = True, poll_interval: float = 1.0,
+          batching: str = "on", log_predictions: bool = True, poll_interval: float = 1.0,
           log_level: str = "info") -> None:
     """Serve ``ref`` in the foreground until interrupted (SIGINT/SIGTERM stop it cleanly)."""
     import uvicorn
