@@ -91,14 +91,28 @@ class SklearnFlavor(BaseFlavor):
             "class": f"{type(model).__module__}.{type(model).__name__}",
             "sklearn_version": sklearn.__version__,
             "needs_trust": outside_policy(data),
+            # every type skops will be asked to rebuild: lets load check and rebuild in one
+            # pass (skops still refuses anything not listed, so this list cannot widen trust)
+            "skops_types": list(sio.get_untrusted_types(data=data)),
         }
         return data, meta
 
     def load(self, data: bytes, meta: dict[str, Any], **options: Any) -> Any:
         """Return the model; refuse any type outside the policy the caller did not trust."""
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
-        asked, refused = untrusted_types(data, list(options.get("trusted") or []))
+        trusted = list(options.get("trusted") or [])
+        allowed = set(trusted) | set(extra_trusted())
+        known = meta.get("skops_types")
+        if isinstance(known, list):
+            ok = [t for t in known if isinstance(t, str)
+                  and (t.startswith(TRUSTED_PREFIXES) or t in allowed)]
+            try:
+                return sio.loads(data, trusted=ok)
+            except UntrustedTypesFoundException:
+                pass  # audit the whole file below, to name what is refused
+        asked, refused = untrusted_types(data, trusted)
         if refused:
             raise _refusal(refused, "load")
         return sio.loads(data, trusted=asked)

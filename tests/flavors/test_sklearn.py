@@ -121,3 +121,14 @@ def test_lambdas_cannot_be_saved_safely() -> None:
     model = FunctionTransformer(lambda x: x).fit([[1.0]])
     with pytest.raises(UnsafeModelError):
         get_flavor("sklearn").save(model)
+
+
+def test_recorded_type_list_cannot_widen_trust(frame) -> None:
+    flavor = get_flavor("sklearn")
+    data, meta = flavor.save(_custom_pipeline(frame), trusted=[ADD_ONE])
+    assert ADD_ONE in meta["skops_types"]
+    for forged in ({}, {"skops_types": []}, {"skops_types": meta["skops_types"]},
+                   {"skops_types": "not a list"}):
+        with pytest.raises(UnsafeModelError, match=ADD_ONE.replace(".", r"\.")):
+            flavor.load(data, forged)
+    assert type(flavor.load(data, {}, trusted=[ADD_ONE]).steps[0][1]) is AddOne
