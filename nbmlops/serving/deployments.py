@@ -76,9 +76,12 @@ class Deployment:
         """Return starting, running, stopped, failed, or dead (its process is gone)."""
         st = self._row["status"]
         if st in ACTIVE and self._row["hostname"] == HOSTNAME and not pid_alive(self.pid):
-            st = "dead"
-            _store().update_deployment(self.id, status=st, stopped_at=time.time())
-            self._row["status"] = st
+            store = _store()
+            self._row = store.get_deployment(self.id)  # stopped elsewhere (CLI, another kernel)?
+            if self._row["status"] in ACTIVE:
+                store.update_deployment(self.id, status="dead", stopped_at=time.time())
+                self._row["status"] = "dead"
+            st = self._row["status"]
         return str(st)
 
     @property

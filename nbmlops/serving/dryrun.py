@@ -32,7 +32,7 @@ from nbmlops.serving.server import free_port
 LATENCY_REQUESTS = 50
 
 
-@dataclass
+@dataclass(repr=False)
 class DryRunReport:
     """Outcome of a dry run: agreement with the kernel and the server-side latency split."""
 
@@ -59,6 +59,8 @@ class DryRunReport:
             lines.append("  median latency (ms): " + ", ".join(
                 f"{k} {v:.3f}" for k, v in self.latency_ms.items()))
         return "\n".join(lines)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(str(self))}</pre>"

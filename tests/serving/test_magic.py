@@ -50,6 +50,7 @@ def test_deploy_list_stop_and_rollback(ip: Any, churn: str) -> None:
         assert mv.version == 1
         ip.run_line_magic("deploy", "--stop churn-nb")
         assert ip.run_line_magic("deploy", "--list").empty
+        assert dep.status == "stopped"  # not "dead": it was stopped through another object
     finally:
         dep.stop()
     with pytest.raises(UsageError, match="no running deployment 'churn-nb'"):
