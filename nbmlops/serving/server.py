@@ -139,4 +139,4 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int =
     from uvicorn.supervisors import Multiprocess
 
     log.info("listening on http://%s:%s with %d workers", host, port, workers)
-    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    Multiprocess(config, sockets=[sock]).run()

@@ -217,3 +217,19 @@ def test_cli_deployments_list_and_stop(churn: str) -> None:
         assert "no deployments running" in out.output
     finally:
         dep.stop()
+
+
+def test_two_workers_serve_and_stop_together(churn: str) -> None:
+    import nbmlops
+    from nbmlops.serving.deployments import pid_alive
+
+    dep = nbmlops.deploy("churn@production", workers=2)
+    try:
+        for _ in range(10):
+            r = httpx.post(f"{dep.url}/invocations", json={"instances": [[30, 1.0, 3, 0.5]]})
+            assert r.status_code == 200
+    finally:
+        dep.stop()
+    assert not pid_alive(dep.pid)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{dep.url}/health")
