@@ -11,6 +11,7 @@ unless the *loader* trusts it explicitly, with ``trusted=[...]`` or the comma-se
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Any
 
 from nbmlops.errors import UnsafeModelError
@@ -76,7 +77,9 @@ class SklearnFlavor(BaseFlavor):
 
         trusted = list(options.get("trusted") or [])
         try:
-            data = sio.dumps(model)
+            # deflate: a forest's skops file shrinks ~9x (smaller than its pickle) for a
+            # few ms more to load
+            data = sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         except Exception as exc:
             raise UnsafeModelError(
                 f"skops cannot save this {type(model).__name__} ({exc}); models holding "
