@@ -80,6 +80,8 @@ class Mlflow:
     def __init__(self, folder: Path, fmt: str) -> None:
         import mlflow
 
+        for noisy in ("mlflow", "alembic"):  # mlflow sets its levels on import
+            logging.getLogger(noisy).setLevel(logging.ERROR)
         self.fmt = fmt
         self.label = f"MLflow ({fmt})"
         self.artifacts = folder / f"mlflow-artifacts-{fmt}"
