@@ -84,15 +84,55 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def upgraded_modules(imported: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Return modules whose installed version differs from the one imported (restart needed)."""
+    """Return modules whose installed version changed on disk after this process started.
+
+    A module counts when its ``__version__`` differs from its distribution's version on
+    disk *and* that distribution's metadata was written after the process started: a
+    package whose ``__version__`` never matched its metadata (certifi's ``.post1``
+    releases, say) is not an upgrade.
+    """
     packages, owners = installed_packages()
+    started = process_start_time()
     out = {}
     for module, version in imported.items():
         for dist in owners.get(module, []):
             on_disk = packages.get(dist)
-            if on_disk and not _same_version(on_disk, version) and _looks_versioned(version):
+            if not on_disk or _same_version(on_disk, version) or not _looks_versioned(version):
+                continue
+            written = _metadata_mtime(dist)
+            if written is None or written >= started:
                 out[module] = {"imported": version, "on_disk": on_disk, "distribution": dist}
     return out
+
+
+def _metadata_mtime(dist: str) -> float | None:
+    from importlib import metadata
+
+    try:
+        path = getattr(metadata.distribution(dist), "_path", None)
+        return os.stat(path).st_mtime if path is not None else None
+    except (metadata.PackageNotFoundError, OSError):
+        return None
+
+
+_START: float | None = None
+
+
+def process_start_time() -> float:
+    """Return when this process started (epoch seconds; Linux /proc, else first call)."""
+    global _START
+    if _START is None:
+        import time
+
+        try:
+            with open("/proc/self/stat") as f:
+                ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+            with open("/proc/stat") as f:
+                boot = next(float(line.split()[1]) for line in f if line.startswith("btime"))
+            _START = boot + ticks / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, StopIteration, IndexError):
+            _START = time.time()
+    return _START
 
 
 def _looks_versioned(version: str) -> bool:
