@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from nbmlops.tracking.run import Run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ModelVersion:
     """One registered version of a model."""
 
@@ -46,6 +46,13 @@ class ModelVersion:
     def ref(self) -> str:
         """Return ``name/version``."""
         return f"{self.name}/{self.version}"
+
+    def __repr__(self) -> str:
+        aliases = " ".join(f"@{a}" for a in self.aliases)
+        unsafe = " UNSAFE-pickle" if self.unsafe else ""
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(self.metrics.items())[:4])
+        return (f"<ModelVersion {self.ref} {self.flavor}{unsafe} {aliases} run={self.run_id[:8]}"
+                f"{' ' + metrics if metrics else ''}>").replace("  ", " ")
 
     @property
     def unsafe_pickle(self) -> bool:
