@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,23 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("NBMLOPS_REQUIRE_ALL") == "1":
         pytest.fail(f"required in CI but unavailable: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def ip() -> Iterator[Any]:
+    """Return the InteractiveShell (history off) with ``%load_ext nbmlops`` done."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from nbmlops.magics import register
+    from nbmlops.tracking.provenance import forget_tracker
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.reset(new_session=True)
+    forget_tracker(shell)
+    register(shell)
+    yield shell
+    forget_tracker(shell)
+    shell.reset(new_session=True)

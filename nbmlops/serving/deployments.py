@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from nbmlops._proc import pid_alive as _pid_alive
 from nbmlops.errors import DeployError
 from nbmlops.names import validate_name
 from nbmlops.serving.server import bind_socket, free_port, resolve_token
@@ -39,23 +40,11 @@ def http_client(timeout: float = 30.0) -> Any:
 
 
 def pid_alive(pid: int | None) -> bool:
-    """Return whether a process is running (a zombie counts as dead)."""
-    if not pid:
-        return False
-    child = _children.get(pid)
+    """Return whether a server process is running (a zombie counts as dead)."""
+    child = _children.get(pid) if pid else None
     if child is not None:
         return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+    return _pid_alive(pid)
 
 
 class Deployment:

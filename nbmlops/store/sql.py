@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 
+from nbmlops._proc import pid_alive
 from nbmlops.entities import ArtifactInfo, DatasetInfo, MetricPoint, RunRecord, RunStatus
 from nbmlops.errors import (
     ArtifactNotFound,
@@ -33,20 +34,6 @@ HOST = socket.gethostname()
 
 def _dt(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child not yet reaped is a zombie: dead for our purposes
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class SqlStore(BaseStore):
@@ -284,7 +271,7 @@ class SqlStore(BaseStore):
         for run_id, pid, host, beat in rows:
             if host == HOST and pid == os.getpid():
                 continue
-            if host == HOST and pid and not _pid_alive(pid):
+            if host == HOST and pid and not pid_alive(pid):
                 dead.append(run_id)
             elif beat is not None and now - beat > self.heartbeat_timeout:
                 dead.append(run_id)

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-
-
-@pytest.fixture
-def ip() -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance(history_length=0)
-    from nbmlops.magics.pipeline import PipelineMagics
-
-    shell.register_magics(PipelineMagics)
-    yield shell
-    InteractiveShell.clear_instance()
 
 
 def test_pipeline_magic_runs_and_validates(ip: InteractiveShell, misc: Path,

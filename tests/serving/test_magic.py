@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,23 +9,6 @@ import pytest
 from IPython.core.error import UsageError
 
 from tests.serving.conftest import make_data, register
-
-
-@pytest.fixture
-def ip() -> Iterator[Any]:
-    """Return an InteractiveShell (history off) with the nbmlops magics registered."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    from nbmlops.magics import register as register_magics
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell.instance(config=config)
-    shell.reset(new_session=True)
-    register_magics(shell)
-    yield shell
-    shell.reset(new_session=True)
 
 
 def test_deploy_list_stop_and_rollback(ip: Any, churn: str) -> None:
