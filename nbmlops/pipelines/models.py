@@ -43,6 +43,9 @@ class PipelineRun:
     params: dict[str, Any]
     steps: dict[str, StepOutcome] = field(default_factory=dict)
     duration: float = 0.0
+    #: seconds the runner spent per phase (validate, open store, start run, prepare,
+    #: execute, record, finish) — where a run's time went beyond the notebooks
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -64,10 +64,12 @@ def finish_step_run(run: Run, outcome: StepOutcome, pstore: PipelineStore,
                   **({"nbmlops.pipeline.cached_from": outcome.cached_from}
                      if outcome.cached_from else {})})
     if outcome.status == "cached" and outcome.outputs:
-        from nbmlops.pipelines.outputs import record_output
+        import time
 
-        for name, value in outcome.outputs.items():
-            record_output(pstore, run.id, name, value)
+        from nbmlops.pipelines.outputs import record_outputs
+
+        now = time.time()
+        record_outputs(pstore, run.id, [(n, v, now) for n, v in outcome.outputs.items()])
     error = None
     if outcome.error is not None:
         error = getattr(outcome.error, "traceback", "") or str(outcome.error)

@@ -96,6 +96,16 @@ class PipelineStore:
             conn.execute(insert(t).values(run_id=run_id, name=name, value=json.dumps(value),
                                           created_at=time.time()))
 
+    def set_outputs(self, run_id: str, values: dict[str, Any]) -> None:
+        """Store (or replace) several named output values of a run in one transaction."""
+        t = s.step_outputs
+        now = time.time()
+        with self.sql._write() as conn:
+            self.sql._require_run(conn, run_id)
+            conn.execute(t.delete().where(t.c.run_id == run_id, t.c.name.in_(list(values))))
+            conn.execute(insert(t), [{"run_id": run_id, "name": name, "value": json.dumps(value),
+                                      "created_at": now} for name, value in values.items()])
+
     def get_outputs(self, run_id: str) -> dict[str, Any]:
         """Return {name: value} of a run's outputs."""
         t = s.step_outputs
