@@ -229,16 +229,9 @@ class SqlStore(BaseStore):
             raw = conn.execute(select(s.runs.c.provenance).where(s.runs.c.id == run_id)).scalar()
         return json.loads(raw) if raw else {}
 
-    def search_runs(
-        self,
-        experiment: str | None = None,
-        filter: str | None = None,
-        order_by: Sequence[str] | None = None,
-        max_results: int | None = None,
-    ) -> list[RunRecord]:
-        """Return runs matching a filter expression, evaluated in the database."""
+    def _search_query(self, query: Any, experiment: str | None, filter: str | None,
+                      order_by: Sequence[str] | None, max_results: int | None) -> Any:
         self.reap_dead_runs()
-        query = self._runs_select()
         if experiment is not None:
             query = query.where(s.experiments.c.name == experiment)
         if filter and filter.strip():
@@ -256,8 +249,40 @@ class SqlStore(BaseStore):
         query = query.order_by(s.runs.c.start_time.desc())
         if max_results is not None:
             query = query.limit(int(max_results))
+        return query
+
+    def search_runs(
+        self,
+        experiment: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+    ) -> list[RunRecord]:
+        """Return runs matching a filter expression, evaluated in the database."""
+        query = self._search_query(self._runs_select(), experiment, filter, order_by,
+                                   max_results)
         with self._read() as conn:
             return [self._record(r) for r in conn.execute(query)]
+
+    def search_run_summaries(
+        self,
+        experiment: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Return (id, name, experiment, status, start, end, parent, provenance) tuples.
+
+        The same search as :meth:`search_runs` without building full records: the runs
+        table of ``nbmlops.runs()`` needs only these columns.
+        """
+        r = s.runs.c
+        base = select(r.id, r.name, s.experiments.c.name, r.status, r.start_time, r.end_time,
+                      r.parent_run_id, r.provenance_status).join(
+            s.experiments, s.experiments.c.id == r.experiment_id)
+        query = self._search_query(base, experiment, filter, order_by, max_results)
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(query)]
 
     def reap_dead_runs(self) -> list[str]:
         """Mark RUNNING runs whose process is gone as KILLED; return their ids."""

@@ -205,8 +205,8 @@ def runs(
         order_by = [order_by]
     if max_results is not None and (not isinstance(max_results, int) or max_results < 0):
         raise ValidationError(f"max_results must be a non-negative int, got {max_results!r}")
-    records = store.search_runs(experiment, filter, order_by, max_results)
-    return runs_frame(store, records)
+    rows = store.search_run_summaries(experiment, filter, order_by, max_results)
+    return runs_frame(store, rows)
 
 
 def _install_exit_hook() -> None:

@@ -1,4 +1,4 @@
-"""Build the MLflow-style runs DataFrame from store records."""
+"""Build the MLflow-style runs DataFrame from store search results."""
 
 from __future__ import annotations
 
@@ -9,33 +9,40 @@ from nbmlops.tracking.values import decode_param
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nbmlops.entities import RunRecord
-
 BASE_COLUMNS = ["run_id", "name", "experiment", "status", "start_time", "duration",
                 "parent_run_id", "provenance"]
 
 
-def runs_frame(store: Any, records: list[RunRecord]) -> pd.DataFrame:
-    """Return one row per run with ``params.<k>`` and ``metrics.<k>`` columns."""
+def runs_frame(store: Any, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Return one row per run with ``params.<k>`` and ``metrics.<k>`` columns.
+
+    ``rows`` come from ``SqlStore.search_run_summaries``; the frame is built column by
+    column (a list of row dicts is several times slower for a thousand runs).
+    """
     import pandas as pd
 
-    ids = [r.id for r in records]
+    n = len(rows)
+    ids = [r[0] for r in rows]
     params = store.get_params(ids) if ids else {}
     metrics = store.get_latest_metrics(ids) if ids else {}
-    rows: list[dict[str, Any]] = []
-    for r in records:
-        row: dict[str, Any] = {
-            "run_id": r.id, "name": r.name, "experiment": r.experiment,
-            "status": r.status.value, "start_time": r.start_time, "duration": r.duration,
-            "parent_run_id": r.parent_run_id, "provenance": r.provenance_status,
-        }
-        for k, (text, kind) in sorted(params[r.id].items()):
-            row[f"params.{k}"] = decode_param(text, kind) if kind == "json" else text
-        for k, v in sorted(metrics[r.id].items()):
-            row[f"metrics.{k}"] = v
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS)
-    extra = sorted(c for c in frame.columns if c not in BASE_COLUMNS)
-    ordered = BASE_COLUMNS + [c for c in extra if c.startswith("params.")] + [
-        c for c in extra if c.startswith("metrics.")]
-    return frame[ordered]
+    columns: dict[str, Any] = {
+        "run_id": ids,
+        "name": [r[1] for r in rows],
+        "experiment": [r[2] for r in rows],
+        "status": [r[3] for r in rows],
+        "start_time": pd.to_datetime([r[4] for r in rows], unit="s", utc=True),
+        "duration": [None if r[5] is None else r[5] - r[4] for r in rows],
+        "parent_run_id": [r[6] for r in rows],
+        "provenance": [r[7] for r in rows],
+    }
+    extra: dict[str, list[Any]] = {}
+    for i, run_id in enumerate(ids):
+        for k, (text, kind) in params[run_id].items():
+            col = extra.setdefault(f"params.{k}", [None] * n)
+            col[i] = decode_param(text, kind) if kind == "json" else text
+        for k, v in metrics[run_id].items():
+            extra.setdefault(f"metrics.{k}", [None] * n)[i] = v
+    order = sorted(c for c in extra if c.startswith("params.")) + sorted(
+        c for c in extra if c.startswith("metrics."))
+    columns.update((c, extra[c]) for c in order)
+    return pd.DataFrame(columns, columns=list(columns))
