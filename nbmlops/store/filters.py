@@ -15,7 +15,7 @@ Keys containing other characters may be back-quoted: ``metrics.`val loss```.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Union
@@ -207,7 +207,7 @@ def _to_epoch(expr: str, value: Any, pos: int) -> float:
 def compile_filter(
     expr: str,
     node: Node,
-    known_keys: Callable[[str], set[str]],
+    known_keys: Callable[[str], Collection[str]],
 ) -> Any:
     """Return a SQLAlchemy boolean clause over ``runs`` for a parsed expression."""
     from sqlalchemy import and_, exists, or_, select
@@ -272,7 +272,7 @@ def compile_filter(
     return visit(node)
 
 
-def compile_order_by(items: list[str], known_keys: Callable[[str], set[str]]) -> list[Any]:
+def compile_order_by(items: list[str], known_keys: Callable[[str], Collection[str]]) -> list[Any]:
     """Return SQLAlchemy ORDER BY clauses for items such as ``"metrics.acc DESC"``."""
     from sqlalchemy import select
 

@@ -236,16 +236,9 @@ class SqlStore(BaseStore):
             query = query.where(s.experiments.c.name == experiment)
         if filter and filter.strip():
             node = parse_filter(filter)
-            cache: dict[str, set[str]] = {}
-
-            def known(kind: str) -> set[str]:
-                if kind not in cache:
-                    cache[kind] = self.known_keys(kind)
-                return cache[kind]
-
-            query = query.where(compile_filter(filter, node, known))
+            query = query.where(compile_filter(filter, node, self._key_probe))
         if order_by:
-            query = query.order_by(*compile_order_by(list(order_by), self.known_keys))
+            query = query.order_by(*compile_order_by(list(order_by), self._key_probe))
         query = query.order_by(s.runs.c.start_time.desc())
         if max_results is not None:
             query = query.limit(int(max_results))
@@ -424,6 +417,16 @@ class SqlStore(BaseStore):
             out[run_id][key] = value
         return out
 
+    def _key_probe(self, kind: str) -> _KeyProbe:
+        return _KeyProbe(self, kind)
+
+    def has_key(self, kind: str, key: str) -> bool:
+        """Return whether any run logged this metric/param/tag key (an index lookup)."""
+        table = {"metrics": s.latest_metrics, "params": s.params, "tags": s.tags}[kind]
+        with self._read() as conn:
+            return conn.execute(select(table.c.key).where(table.c.key == key).limit(1)) \
+                .first() is not None
+
     def known_keys(self, kind: str, experiment: str | None = None) -> set[str]:
         """Return the distinct metric/param/tag keys ever logged."""
         table = {"metrics": s.latest_metrics, "params": s.params, "tags": s.tags}[kind]
@@ -520,3 +523,20 @@ class SqlStore(BaseStore):
         return dict(hash=r.hash, python_version=r.python_version, platform=r.platform,
                     packages=json.loads(r.packages), imported=json.loads(r.imported),
                     upgraded=json.loads(r.upgraded), variables=json.loads(r.variables))
+
+
+class _KeyProbe:
+    """The keys of one kind, as filters use them: membership is one indexed lookup.
+
+    Listing them (``sorted(probe)``, for an error message) reads every distinct key,
+    which is only needed when a filter names a key that does not exist.
+    """
+
+    def __init__(self, store: SqlStore, kind: str) -> None:
+        self.store, self.kind = store, kind
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.store.has_key(self.kind, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.store.known_keys(self.kind))
