@@ -372,15 +372,28 @@ class SqlStore(BaseStore):
             conn.execute(insert(s.tags), [dict(run_id=run_id, key=k, value=v)
                                           for k, v in tags.items()])
 
-    def _by_run(self, table: Any, cols: list[Any], run_ids: Sequence[str]) -> list[Any]:
+    def _by_run(self, table: Any, cols: list[Any], run_ids: Sequence[str],
+                conn: Connection | None = None) -> list[Any]:
+        if conn is None:
+            with self._read() as own:
+                return self._by_run(table, cols, run_ids, own)
         out: list[Any] = []
         ids = list(run_ids)
-        with self._read() as conn:
-            for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-                chunk = ids[i:i + 500]
-                out.extend(conn.execute(select(table.c.run_id, *cols)
-                                        .where(table.c.run_id.in_(chunk))).all())
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[i:i + 500]
+            out.extend(conn.execute(select(table.c.run_id, *cols)
+                                    .where(table.c.run_id.in_(chunk))).all())
         return out
+
+    def get_run_values(self, run_ids: Sequence[str]) -> tuple[list[Any], list[Any]]:
+        """Return raw (params, latest metrics) rows of runs, read in one transaction.
+
+        Params are (run_id, key, text, kind); metrics are (run_id, key, value, is_nan).
+        """
+        p, m = s.params, s.latest_metrics
+        with self._read() as conn:
+            return (self._by_run(p, [p.c.key, p.c.value, p.c.kind], run_ids, conn),
+                    self._by_run(m, [m.c.key, m.c.value, m.c.is_nan], run_ids, conn))
 
     def get_params(self, run_ids: Sequence[str]) -> dict[str, dict[str, tuple[str, str]]]:
         """Return {run_id: {key: (text, kind)}}."""

@@ -23,8 +23,7 @@ def runs_frame(store: Any, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
 
     n = len(rows)
     ids = [r[0] for r in rows]
-    params = store.get_params(ids) if ids else {}
-    metrics = store.get_latest_metrics(ids) if ids else {}
+    params, metrics = store.get_run_values(ids) if ids else ([], [])
     columns: dict[str, Any] = {
         "run_id": ids,
         "name": [r[1] for r in rows],
@@ -35,14 +34,19 @@ def runs_frame(store: Any, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
         "parent_run_id": [r[6] for r in rows],
         "provenance": [r[7] for r in rows],
     }
-    extra: dict[str, list[Any]] = {}
-    for i, run_id in enumerate(ids):
-        for k, (text, kind) in params[run_id].items():
-            col = extra.setdefault(f"params.{k}", [None] * n)
-            col[i] = decode_param(text, kind) if kind == "json" else text
-        for k, v in metrics[run_id].items():
-            extra.setdefault(f"metrics.{k}", [None] * n)[i] = v
-    order = sorted(c for c in extra if c.startswith("params.")) + sorted(
-        c for c in extra if c.startswith("metrics."))
-    columns.update((c, extra[c]) for c in order)
+    index = {run_id: i for i, run_id in enumerate(ids)}
+    pcols: dict[str, list[Any]] = {}
+    for run_id, key, text, kind in params:
+        col = pcols.get(key)
+        if col is None:
+            col = pcols[key] = [None] * n
+        col[index[run_id]] = decode_param(text, kind) if kind == "json" else text
+    mcols: dict[str, list[Any]] = {}
+    for run_id, key, value, is_nan in metrics:
+        col = mcols.get(key)
+        if col is None:
+            col = mcols[key] = [None] * n
+        col[index[run_id]] = float("nan") if is_nan else value
+    columns.update((f"params.{k}", pcols[k]) for k in sorted(pcols))
+    columns.update((f"metrics.{k}", mcols[k]) for k in sorted(mcols))
     return pd.DataFrame(columns, columns=list(columns))
