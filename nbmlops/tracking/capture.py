@@ -99,8 +99,8 @@ def upgraded_modules(imported: dict[str, str]) -> dict[str, dict[str, str]]:
             on_disk = packages.get(dist)
             if not on_disk or _same_version(on_disk, version) or not _looks_versioned(version):
                 continue
-            written = _metadata_mtime(dist)
-            if written is None or written >= started:
+            written = _metadata_mtime(dist)  # None: cannot tell, so do not cry wolf
+            if written is not None and written >= started:
                 out[module] = {"imported": version, "on_disk": on_disk, "distribution": dist}
     return out
 
