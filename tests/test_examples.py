@@ -29,3 +29,21 @@ def test_example_notebook_runs(notebook: Path, tmp_path: Path) -> None:
     errors = [o for c in executed.cells if c.cell_type == "code"
               for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+
+
+@pytest.mark.kernel
+def test_example_pipeline_runs_then_caches(tmp_path: Path) -> None:
+    """example_notebooks/pipeline/ runs every step, then a second run reuses them all."""
+    import nbmlops
+
+    work = tmp_path / "pipeline"
+    shutil.copytree(ROOT / "example_notebooks" / "pipeline", work,
+                    ignore=shutil.ignore_patterns("data", "*.skops", ".nbmlops"))
+    first = nbmlops.run_pipeline(work / "pipeline.yaml", params={"n_estimators": 20},
+                                 progress=False)
+    first.raise_for_status()
+    assert {name: s.status for name, s in first.steps.items()} == {
+        "prep": "ran", "train": "ran", "evaluate": "ran"}
+    second = nbmlops.run_pipeline(work / "pipeline.yaml", params={"n_estimators": 20},
+                                  progress=False)
+    assert {s.status for s in second.steps.values()} == {"cached"}
