@@ -6,7 +6,7 @@ Run ``python benchmarks/bench_tracking.py [--quick]``. Prints one table and the 
 (a) N ``log_metric`` calls one at a time inside a run, until the data is durable
     (nbmlops: including the flush in ``end_run``; MLflow writes synchronously per call);
 (b) R runs with 5 params and 5 metrics each (creation time), then a filtered query
-    ``metrics.m0 > 0.5 and params.p0 = 'x'`` timed on its own (median of 5);
+    ``metrics.m0 > 0.5 and params.p0 = 'x'`` timed on its own (one warm-up call, then the median of 11);
 (c) import time in a fresh interpreter (median of several): ``import nbmlops``, the
     ``%load_ext nbmlops`` path, and ``import mlflow``.
 """
@@ -118,7 +118,10 @@ def ml_query(uri: str) -> tuple[float, int]:
 
 
 # helpers ---------------------------------------------------------------------------
-def _median(fn: Callable[[], int], repeat: int = 5) -> tuple[float, int]:
+def _median(fn: Callable[[], int], repeat: int = 11) -> tuple[float, int]:
+    # One untimed warm-up call on each side (statement caches, first page reads),
+    # then the median of ``repeat`` timed calls.
+    fn()
     times, rows = [], 0
     for _ in range(repeat):
         t = time.perf_counter()
