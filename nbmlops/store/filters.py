@@ -15,10 +15,10 @@ Keys containing other characters may be back-quoted: ``metrics.`val loss```.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 from nbmlops.errors import FilterError
 
@@ -49,6 +49,14 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+
+
+class KeySet(Protocol):
+    """The known keys of one kind: filters test membership and list them in error messages."""
+
+    def __contains__(self, key: object, /) -> bool: ...
+
+    def __iter__(self) -> Iterator[str]: ...
 
 
 @dataclass(frozen=True)
@@ -207,7 +215,7 @@ def _to_epoch(expr: str, value: Any, pos: int) -> float:
 def compile_filter(
     expr: str,
     node: Node,
-    known_keys: Callable[[str], Collection[str]],
+    known_keys: Callable[[str], KeySet],
 ) -> Any:
     """Return a SQLAlchemy boolean clause over ``runs`` for a parsed expression."""
     from sqlalchemy import and_, exists, or_, select
@@ -272,7 +280,7 @@ def compile_filter(
     return visit(node)
 
 
-def compile_order_by(items: list[str], known_keys: Callable[[str], Collection[str]]) -> list[Any]:
+def compile_order_by(items: list[str], known_keys: Callable[[str], KeySet]) -> list[Any]:
     """Return SQLAlchemy ORDER BY clauses for items such as ``"metrics.acc DESC"``."""
     from sqlalchemy import select
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy import exc as sa_exc
@@ -28,6 +28,10 @@ from nbmlops.store import schema as s
 from nbmlops.store.base import BaseStore, MetricRow
 from nbmlops.store.filters import compile_filter, compile_order_by, parse_filter
 from nbmlops.store.migrations import migrate
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PgInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 HOST = socket.gethostname()
 
@@ -137,7 +141,9 @@ class SqlStore(BaseStore):
             return int(row[0])
         if self.is_sqlite:  # BEGIN IMMEDIATE already serialises writers
             res = conn.execute(insert(s.experiments).values(name=name, created_at=time.time()))
-            return int(res.inserted_primary_key[0])
+            pk = res.inserted_primary_key
+            assert pk is not None  # a single-row INSERT always reports its primary key
+            return int(pk[0])
         # PostgreSQL: two sessions may create the same experiment at once; let one win
         # instead of failing the other's create_run with a unique violation.
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -346,11 +352,15 @@ class SqlStore(BaseStore):
             self._upsert_latest(conn, list(latest.values()))
 
     def _upsert_latest(self, conn: Connection, recs: list[dict[str, Any]]) -> None:
+        stmt: SqliteInsert | PgInsert
         if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(s.latest_metrics)
         else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        stmt = dialect_insert(s.latest_metrics)
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(s.latest_metrics)
         t = s.latest_metrics
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.c.run_id, t.c.key],
