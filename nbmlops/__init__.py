@@ -81,7 +81,43 @@ _EXPORTS: dict[str, str] = {
     "start_run": "nbmlops.tracking.api",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension"])
+# a literal list, so that type checkers see the lazily imported names as exported
+__all__ = [
+    "ModelVersion",
+    "Run",
+    "__version__",
+    "active_run",
+    "alias_history",
+    "compare_versions",
+    "delete_alias",
+    "deploy",
+    "end_run",
+    "get_model_version",
+    "get_run",
+    "last_run",
+    "lineage",
+    "list_models",
+    "list_versions",
+    "load_ipython_extension",
+    "load_model",
+    "log_artifact",
+    "log_dataset",
+    "log_metric",
+    "log_metrics",
+    "log_model",
+    "log_param",
+    "log_params",
+    "monitor",
+    "output",
+    "promote",
+    "register_model",
+    "run_pipeline",
+    "runs",
+    "set_alias",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
 
 
 def __getattr__(name: str) -> Any:
