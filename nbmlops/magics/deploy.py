@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, magics_class
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.magics._ipython import argument, line_magic, magic_arguments, parse_argstring
 
 
 def sample_calls(url: str, name: str, example: list[dict[str, Any]] | None,
@@ -115,6 +115,7 @@ class DeployMagics(Magics):
     def _var(self, name: str | None) -> Any:
         if name is None:
             return None
+        assert self.shell is not None  # magics are always registered on a shell
         if name not in self.shell.user_ns:
             raise UsageError(f"no variable {name!r} in the notebook")
         return self.shell.user_ns[name]

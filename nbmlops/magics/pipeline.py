@@ -6,10 +6,10 @@ import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, magics_class
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.magics._ipython import argument, line_magic, magic_arguments, parse_argstring
 
 
 @magics_class

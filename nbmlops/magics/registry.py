@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, magics_class
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.magics._ipython import (
+    argument,
+    cell_magic,
+    line_magic,
+    magic_arguments,
+    parse_argstring,
+)
 
 
 @magics_class
@@ -41,6 +47,7 @@ class RegistryMagics(Magics):
         from nbmlops.registry.versions import register_model
 
         args = parse_argstring(self.register, line)
+        assert self.shell is not None  # magics are always registered on a shell
         try:
             model = _model_argument(args.model, args.run, self.shell.user_ns)
             mv = register_model(args.name, run=args.run, model=model, artifact=args.model,

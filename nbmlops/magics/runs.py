@@ -8,9 +8,10 @@ from html import escape
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, magics_class, no_var_expand
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.magics._ipython import line_magic
 
 _OPTION = re.compile(r"\s*(-e|--experiment|-n|--max)(?:\s+|=)(\S+)")
 

@@ -15,11 +15,11 @@ from types import CodeType
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic import Magics, magics_class, no_var_expand
 
 from nbmlops.entities import RunStatus
 from nbmlops.errors import NbmlopsError, ValidationError
+from nbmlops.magics._ipython import argument, cell_magic, magic_arguments
 from nbmlops.names import validate_key, validate_name
 from nbmlops.tracking.datasets import is_dataset
 from nbmlops.tracking.provenance import CellCode, analyze, get_tracker
@@ -151,7 +151,8 @@ class TrackMagics(Magics):
             argv = shlex.split(line)
         except ValueError as exc:
             raise UsageError(f"%%track: cannot split the arguments: {exc}") from None
-        args = self.track.parser.parse_args(argv)
+        # magic_arguments() attached the argparse parser to the function
+        args = self.track.parser.parse_args(argv)  # type: ignore[attr-defined]
         return TrackedCell(self.shell, args, line, cell).run()
 
 
