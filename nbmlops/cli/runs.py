@@ -54,9 +54,9 @@ def list_runs(experiment: str | None, filter_: str | None, order_by: tuple[str, 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Return the runs frame as JSON-able records (NaN as null, inf as "inf", times ISO)."""
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append({k: _json_value(v) for k, v in row.items()})
+    out: list[dict[str, Any]] = []
+    for row in frame.to_dict(orient="records"):  # keys are the (str) column names
+        out.append({str(k): _json_value(v) for k, v in row.items()})
     return out
 
 

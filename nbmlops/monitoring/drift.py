@@ -70,7 +70,7 @@ def drift_report(
     columns: dict[str, Any] = reference.get("columns", {})
     if not columns:
         raise ValidationError("the reference dataset has no column statistics to compare with")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for col, entry in columns.items():
         if col not in current.columns:
             rows.append({"column": col, "psi": None, "drift": None,
@@ -90,4 +90,5 @@ def drift_report(
         value = psi(ref, cur)
         rows.append({"column": col, "psi": round(value, 4), "drift": value > threshold,
                      "note": f"{len(values)} live values"})
-    return pd.DataFrame(rows, columns=["column", "psi", "drift", "note"])
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=["column", "psi", "drift", "note"])
+    return frame

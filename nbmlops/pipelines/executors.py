@@ -84,7 +84,8 @@ def execute_step(task: StepTask, execute: Execute | None = None,
         import papermill
 
         execute = papermill.execute_notebook
-    token, started, fired = uuid.uuid4().hex, [], threading.Event()
+    started: list[int] = []
+    token, fired = uuid.uuid4().hex, threading.Event()
 
     def expire() -> None:
         fired.set()

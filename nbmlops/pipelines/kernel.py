@@ -20,7 +20,7 @@ _pids: dict[str, int] = {}  # step token -> kernel pid, so a watchdog can kill o
 _expired: set[str] = set()  # tokens whose timeout passed before their kernel had started
 
 
-class StepKernelManager(AsyncKernelManager):  # type: ignore[misc]
+class StepKernelManager(AsyncKernelManager):
     """AsyncKernelManager that adds ``extra_env`` and ``kernel_cwd`` to the kernel launch."""
 
     extra_env = Dict(help="variables added to the kernel's environment").tag(config=True)

@@ -234,7 +234,8 @@ class _Runner:
         step = self.spec.steps[name]
         if self.selected is not None and name not in self.selected:
             if any(name in self.spec.upstream(s) for s in self.selected):
-                return self._reuse_unselected(step)
+                self._reuse_unselected(step)
+                return None
             self._finish(StepOutcome(name, "skipped", "not selected by --only"))
             return None
         bad = [d for d in step.needs if not self.outcomes[d].ok]
@@ -310,7 +311,8 @@ class _Runner:
                 files = cache.hash_paths(self.spec.root, step.outputs, "declared output",
                                          step.name)
             except PipelineError as exc:
-                return self._fail(pending, exc, out, f"{exc} after running")
+                self._fail(pending, exc, out, f"{exc} after running")
+                return None
             outcome = StepOutcome(step.name, "ran", pending.reason,
                                   duration=pending.elapsed,
                                   outputs=self.pstore.get_outputs(pending.run.id),
@@ -323,8 +325,9 @@ class _Runner:
             self.progress.retrying(step.name, pending.attempts, result.ename, result.evalue)
             pending.attempts += 1
             return pending
-        return self._fail(pending, step_error(step.name, step.notebook, result), out,
-                          pending.reason)
+        self._fail(pending, step_error(step.name, step.notebook, result), out,
+                   pending.reason)
+        return None
 
     def _fail(self, pending: _Pending, exc: PipelineError, out: Path, reason: str) -> None:
         outcome = StepOutcome(pending.step.name, "failed", f"{reason} — {exc}",

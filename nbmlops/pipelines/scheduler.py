@@ -137,7 +137,7 @@ class SchedulerService:
         else:
             since = now
         missed = missed_fire_times(trigger, since, now)
-        upcoming = trigger.get_next_fire_time(None, now)
+        upcoming: datetime | None = trigger.get_next_fire_time(None, now)
         if not missed:
             return upcoming
         when = f"{missed[0]:%Y-%m-%d %H:%M:%S}" + (

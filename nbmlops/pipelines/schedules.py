@@ -68,9 +68,9 @@ def add_schedule(
                               f"{', '.join(MISFIRE_POLICIES)}")
     if on_alert is not None:
         validate_name(on_alert, "model")
-    row = dict(name=validate_name(name or spec.name, "schedule"), spec_path=str(spec.path),
-               cron=cron, params=dict(params or {}), misfire=misfire, on_alert=on_alert,
-               paused=False)
+    row: dict[str, Any] = dict(
+        name=validate_name(name or spec.name, "schedule"), spec_path=str(spec.path),
+        cron=cron, params=dict(params or {}), misfire=misfire, on_alert=on_alert, paused=False)
     store = pipeline_store()
     store.add_schedule(row)
     return store.get_schedule(row["name"])

@@ -76,7 +76,8 @@ def alias_history(name: str) -> pd.DataFrame:
         r["at"] = datetime.fromtimestamp(r["at"], tz=timezone.utc)
         r["forced"] = bool(r["forced"])
     cols = ["at", "alias", "from_version", "to_version", "user", "reason", "forced"]
-    return pd.DataFrame(rows, columns=["id", "name", *cols])[cols]
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=["id", "name", *cols])[cols]
+    return frame
 
 
 def previous_version(name: str, alias: str = "production") -> int:

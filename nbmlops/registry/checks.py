@@ -133,7 +133,8 @@ class CheckSuite:
         import pandas as pd
 
         cols = ["check", "passed", "value", "threshold", "detail"]
-        return pd.DataFrame([r.as_row() for r in self.results], columns=cols)
+        frame: pd.DataFrame = pd.DataFrame([r.as_row() for r in self.results], columns=cols)
+        return frame
 
     def _repr_html_(self) -> str:
         from nbmlops.registry.cards import checks_table_html

@@ -126,12 +126,12 @@ def _resolve_run(run: str | Run | None) -> Run:
 def _pick_model_artifact(run: Run, model: str) -> tuple[Any, dict[str, Any]]:
     store = run._store
     try:
-        return store.get_artifact(run.id, model)  # type: ignore[no-any-return]
+        return store.get_artifact(run.id, model)
     except ArtifactNotFound:
         candidates = [a.name for a in run.artifacts
                       if "flavor" in store.get_artifact(run.id, a.name)[1]]
         if model == "model" and len(candidates) == 1:
-            return store.get_artifact(run.id, candidates[0])  # type: ignore[no-any-return]
+            return store.get_artifact(run.id, candidates[0])
         hint = (f"its models are: {', '.join(candidates)}" if candidates
                 else "it has no model artifacts; log one with log_model or %%track")
         raise ArtifactNotFound(f"{run.id}:{model}", f"run {run.name!r} has no model {model!r}; "
@@ -254,7 +254,8 @@ def list_models() -> pd.DataFrame:
         row["aliases"] = ", ".join(f"{a}→{v}" for a, v in sorted(reg.aliases(row["name"]).items()))
         row["created_at"] = datetime.fromtimestamp(row["created_at"], tz=timezone.utc)
     cols = ["name", "latest_version", "versions", "aliases", "description", "created_at"]
-    return pd.DataFrame(rows, columns=cols)
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=cols)
+    return frame
 
 
 def list_versions(name: str) -> pd.DataFrame:
@@ -278,7 +279,8 @@ def list_versions(name: str) -> pd.DataFrame:
         }
         rec.update({f"metrics.{k}": v for k, v in sorted(mv.metrics.items())})
         out.append(rec)
-    return pd.DataFrame(out)
+    frame: pd.DataFrame = pd.DataFrame(out)
+    return frame
 
 
 def _check_status(reg: RegistryStore, mv: ModelVersion) -> str:
@@ -311,4 +313,5 @@ def compare_versions(name: str, v1: int | str, v2: int | str) -> pd.DataFrame:
         {d.name: d.fingerprint[:12] for d in rb.datasets})
     add("model", {"sha256": a.sha256[:12], "flavor": a.flavor, "size": a.size},
         {"sha256": b.sha256[:12], "flavor": b.flavor, "size": b.size})
-    return pd.DataFrame(rows)
+    frame: pd.DataFrame = pd.DataFrame(rows)
+    return frame

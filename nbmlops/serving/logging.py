@@ -124,7 +124,7 @@ class PredictionLogger:
 
 
 def _take(queue: deque[Any], n: int) -> list[Any]:
-    out = []
+    out: list[Any] = []
     while queue and len(out) < n:
         out.append(queue.popleft())
     return out

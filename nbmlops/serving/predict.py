@@ -125,7 +125,7 @@ class Predictor:
         if isinstance(out, Response):
             return out
         t2 = time.perf_counter()
-        result = {"model_name": model.name, "model_version": str(model.version),
+        result: dict[str, Any] = {"model_name": model.name, "model_version": str(model.version),
                   "id": body.get("id") if isinstance(body.get("id"), str) else rid,
                   "outputs": _v2_tensors(out, names)}
         raw = dumps(result)

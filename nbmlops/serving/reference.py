@@ -67,7 +67,7 @@ def _around_example(schema: InputSchema, n: int, rng: np.random.Generator) -> di
     rows = schema.example or []
     out: dict[str, list[Any]] = {}
     for c, kind in zip(schema.columns or (), schema.kinds, strict=False):
-        seen = [r.get(c) for r in rows if r.get(c) is not None]
+        seen = [v for r in rows if (v := r.get(c)) is not None]
         if kind in "fin" and seen:
             lo, hi = float(min(seen)), float(max(seen))
             pad = (hi - lo) * 0.5 or abs(lo) * 0.5 or 1.0

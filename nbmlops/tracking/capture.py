@@ -48,8 +48,9 @@ def installed_packages() -> tuple[dict[str, str], dict[str, list[str]]]:
                 if name:
                     packages[name] = dist.version
             _dist_cache = (stamp, dict(sorted(packages.items())),
-                           metadata.packages_distributions())
-        return _dist_cache[1], _dist_cache[2]
+                           dict(metadata.packages_distributions()))
+        cached = _dist_cache
+        return cached[1], cached[2]
 
 
 def warm_up() -> None:

@@ -49,4 +49,5 @@ def runs_frame(store: Any, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
         col[index[run_id]] = float("nan") if is_nan else value
     columns.update((f"params.{k}", pcols[k]) for k in sorted(pcols))
     columns.update((f"metrics.{k}", mcols[k]) for k in sorted(mcols))
-    return pd.DataFrame(columns, columns=list(columns))
+    frame: pd.DataFrame = pd.DataFrame(columns, columns=list(columns))
+    return frame

@@ -120,10 +120,11 @@ class Run:
 
         get_buffer().flush_quietly()
         points = self._store.get_metric_history(self.id, key)
-        return pd.DataFrame(
+        frame: pd.DataFrame = pd.DataFrame(
             {"step": [p.step for p in points], "value": [p.value for p in points],
              "timestamp": [p.timestamp for p in points]}
         )
+        return frame
 
     def load_artifact(self, name: str) -> bytes:
         """Return an artifact's bytes (hash-verified)."""
