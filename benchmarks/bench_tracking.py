@@ -6,7 +6,8 @@ Run ``python benchmarks/bench_tracking.py [--quick]``. Prints one table and the 
 (a) N ``log_metric`` calls one at a time inside a run, until the data is durable
     (nbmlops: including the flush in ``end_run``; MLflow writes synchronously per call);
 (b) R runs with 5 params and 5 metrics each (creation time), then a filtered query
-    ``metrics.m0 > 0.5 and params.p0 = 'x'`` timed on its own (one warm-up call, then the median of 11);
+    ``metrics.m0 > 0.5 and params.p0 = 'x'`` timed on its own (one warm-up call,
+    then the median of 11);
 (c) import time in a fresh interpreter (median of several): ``import nbmlops``, the
     ``%load_ext nbmlops`` path, and ``import mlflow``.
 """
