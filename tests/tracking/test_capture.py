@@ -67,7 +67,37 @@ def test_environment_records_imported_versions() -> None:
     assert env["python_version"] == ".".join(map(str, sys.version_info[:3]))
     assert env["imported"]["sqlalchemy"] == sqlalchemy.__version__
     assert env["packages"]["SQLAlchemy"] == sqlalchemy.__version__
-    assert env["upgraded"] == {}
+    assert "sqlalchemy" not in env["upgraded"]
+
+
+def test_static_version_mismatch_is_not_an_upgrade(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module whose __version__ never matched its metadata (certifi's .post1) is not flagged.
+
+    Only metadata written after this process started counts as an upgrade.
+    """
+    import os
+
+    from nbmlops.tracking.capture import process_start_time
+
+    site = tmp_path / "site"
+    (site / "nbm_fakepkg").mkdir(parents=True)
+    (site / "nbm_fakepkg" / "__init__.py").write_text('__version__ = "1.0.0"\n')
+    _write_dist(site, "1.0.0.post1")
+    old = process_start_time() - 3600
+    os.utime(site / "nbm_fakepkg-1.0.0.post1.dist-info", (old, old))
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "nbm_fakepkg", raising=False)
+    importlib.invalidate_caches()
+    import nbm_fakepkg  # type: ignore[import-not-found]  # noqa: F401
+
+    try:
+        _, env = capture_environment()
+        assert env["packages"]["nbm-fakepkg"] == "1.0.0.post1"
+        assert env["imported"]["nbm_fakepkg"] == "1.0.0"
+        assert "nbm_fakepkg" not in env["upgraded"]
+    finally:
+        sys.modules.pop("nbm_fakepkg", None)
 
 
 def test_identical_environments_stored_once() -> None:
