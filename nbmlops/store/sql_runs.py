@@ -1,0 +1,231 @@
+"""Experiments and runs: create, update, search, and reap runs whose process died."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from nbmlops._proc import pid_alive
+from nbmlops.entities import RunRecord, RunStatus
+from nbmlops.errors import (
+    RunNotFound,
+)
+from nbmlops.store import schema as s
+from nbmlops.store.filters import compile_filter, compile_order_by, parse_filter
+from nbmlops.store.sqlbase import HOST, SqlBase, _dt
+
+
+class RunsMixin(SqlBase):
+    """Runs and experiments, and the searches over them."""
+
+    # experiments ------------------------------------------------------------
+    def _experiment_id(self, conn: Connection, name: str) -> int:
+        query = select(s.experiments.c.id).where(s.experiments.c.name == name)
+        row = conn.execute(query).first()
+        if row:
+            return int(row[0])
+        if self.is_sqlite:  # BEGIN IMMEDIATE already serialises writers
+            res = conn.execute(insert(s.experiments).values(name=name, created_at=time.time()))
+            pk = res.inserted_primary_key
+            assert pk is not None  # a single-row INSERT always reports its primary key
+            return int(pk[0])
+        # PostgreSQL: two sessions may create the same experiment at once; let one win
+        # instead of failing the other's create_run with a unique violation.
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(s.experiments).values(name=name, created_at=time.time())
+                     .on_conflict_do_nothing(index_elements=[s.experiments.c.name]))
+        return int(conn.execute(query).scalar_one())
+
+    def list_experiments(self) -> list[str]:
+        """Return experiment names, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(select(s.experiments.c.name).order_by(s.experiments.c.id))
+            return [r[0] for r in rows]
+
+    # runs -------------------------------------------------------------------
+    def create_run(self, experiment: str, name: str, **fields: Any) -> RunRecord:
+        """Insert a RUNNING run and return it."""
+        import uuid
+
+        run_id = fields.pop("id", None) or uuid.uuid4().hex
+        now = time.time()
+        values = dict(
+            id=run_id, name=name, status=RunStatus.RUNNING.value, start_time=now,
+            heartbeat_at=now, pid=os.getpid(), host=HOST, **fields,
+        )
+        with self._write() as conn:
+            if values.get("parent_run_id"):
+                self._require_run(conn, values["parent_run_id"])
+            values["experiment_id"] = self._experiment_id(conn, experiment)
+            conn.execute(insert(s.runs).values(**values))
+        return self.get_run(run_id, reap=False)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Update columns of a run."""
+        with self._write() as conn:
+            res = conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**fields))
+            if res.rowcount == 0:
+                raise RunNotFound(run_id)
+
+    def end_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        """Mark a run ended now with ``status``."""
+        fields: dict[str, Any] = {"status": status.value, "end_time": time.time()}
+        if error is not None:
+            fields["error"] = error
+        self.update_run(run_id, **fields)
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        """Record that the process owning these runs is alive."""
+        if not run_ids:
+            return
+        with self._write() as conn:
+            conn.execute(update(s.runs).where(s.runs.c.id.in_(list(run_ids)))
+                         .values(heartbeat_at=time.time()))
+
+    def _record(self, row: Any) -> RunRecord:
+        return RunRecord(
+            id=row.id, experiment=row.experiment, name=row.name, status=RunStatus(row.status),
+            start_time=_dt(row.start_time), end_time=_dt(row.end_time),  # type: ignore[arg-type]
+            parent_run_id=row.parent_run_id, notebook_path=row.notebook_path, source=row.source,
+            source_hash=row.source_hash, git_commit=row.git_commit,
+            git_dirty=None if row.git_dirty is None else bool(row.git_dirty),
+            execution_count=row.execution_count, error=row.error,
+            environment_hash=row.environment_hash, provenance_status=row.provenance_status,
+            pid=row.pid, host=row.host,
+        )
+
+    def _runs_select(self) -> Any:
+        return select(s.runs, s.experiments.c.name.label("experiment")).join(
+            s.experiments, s.experiments.c.id == s.runs.c.experiment_id
+        )
+
+    def get_run(self, run_id: str, *, reap: bool = True) -> RunRecord:
+        """Return one run or raise RunNotFound."""
+        if reap:
+            self.reap_dead_runs()
+        with self._read() as conn:
+            row = conn.execute(self._runs_select().where(s.runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFound(run_id, "list runs with `nbmlops runs list`")
+        return self._record(row)
+
+    def get_provenance(self, run_id: str) -> dict[str, Any]:
+        """Return the stored provenance JSON of a run ({} when none)."""
+        with self._read() as conn:
+            raw = conn.execute(select(s.runs.c.provenance).where(s.runs.c.id == run_id)).scalar()
+        return json.loads(raw) if raw else {}
+
+    def _search_query(self, query: Any, experiment: str | None, filter: str | None,
+                      order_by: Sequence[str] | None, max_results: int | None) -> Any:
+        self.reap_dead_runs()
+        if experiment is not None:
+            query = query.where(s.experiments.c.name == experiment)
+        if filter and filter.strip():
+            node = parse_filter(filter)
+            query = query.where(compile_filter(filter, node, self._key_probe))
+        if order_by:
+            query = query.order_by(*compile_order_by(list(order_by), self._key_probe))
+        query = query.order_by(s.runs.c.start_time.desc())
+        if max_results is not None:
+            query = query.limit(int(max_results))
+        return query
+
+    def search_runs(
+        self,
+        experiment: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+    ) -> list[RunRecord]:
+        """Return runs matching a filter expression, evaluated in the database."""
+        query = self._search_query(self._runs_select(), experiment, filter, order_by,
+                                   max_results)
+        with self._read() as conn:
+            return [self._record(r) for r in conn.execute(query)]
+
+    def search_run_summaries(
+        self,
+        experiment: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Return (id, name, experiment, status, start, end, parent, provenance) tuples.
+
+        The same search as :meth:`search_runs` without building full records: the runs
+        table of ``nbmlops.runs()`` needs only these columns.
+        """
+        r = s.runs.c
+        base = select(r.id, r.name, s.experiments.c.name, r.status, r.start_time, r.end_time,
+                      r.parent_run_id, r.provenance_status).join(
+            s.experiments, s.experiments.c.id == r.experiment_id)
+        query = self._search_query(base, experiment, filter, order_by, max_results)
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark RUNNING runs whose process is gone as KILLED; return their ids."""
+        now = time.time()
+        with self._read() as conn:
+            rows = conn.execute(
+                select(s.runs.c.id, s.runs.c.pid, s.runs.c.host, s.runs.c.heartbeat_at)
+                .where(s.runs.c.status == RunStatus.RUNNING.value)
+            ).all()
+        dead = []
+        for run_id, pid, host, beat in rows:
+            if host == HOST and pid == os.getpid():
+                continue
+            if host == HOST and pid and not pid_alive(pid):
+                dead.append(run_id)
+            elif beat is not None and now - beat > self.heartbeat_timeout:
+                dead.append(run_id)
+        if dead:
+            with self._write() as conn:
+                conn.execute(
+                    update(s.runs)
+                    .where(s.runs.c.id.in_(dead), s.runs.c.status == RunStatus.RUNNING.value)
+                    .values(status=RunStatus.KILLED.value,
+                            end_time=func.coalesce(s.runs.c.heartbeat_at, now),
+                            error="the process running this run died (no heartbeat)")
+                )
+        return dead
+
+    def _key_probe(self, kind: str) -> _KeyProbe:
+        return _KeyProbe(self, kind)
+
+    def has_key(self, kind: str, key: str) -> bool:
+        """Return whether any run logged this metric/param/tag key (an index lookup)."""
+        table = {"metrics": s.latest_metrics, "params": s.params, "tags": s.tags}[kind]
+        with self._read() as conn:
+            return conn.execute(select(table.c.key).where(table.c.key == key).limit(1)) \
+                .first() is not None
+
+    def known_keys(self, kind: str, experiment: str | None = None) -> set[str]:
+        """Return the distinct metric/param/tag keys ever logged."""
+        table = {"metrics": s.latest_metrics, "params": s.params, "tags": s.tags}[kind]
+        with self._read() as conn:
+            return {r[0] for r in conn.execute(select(table.c.key).distinct())}
+
+
+
+class _KeyProbe:
+    """The keys of one kind, as filters use them: membership is one indexed lookup.
+
+    Listing them (``sorted(probe)``, for an error message) reads every distinct key,
+    which is only needed when a filter names a key that does not exist.
+    """
+
+    def __init__(self, store: RunsMixin, kind: str) -> None:
+        self.store, self.kind = store, kind
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.store.has_key(self.kind, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.store.known_keys(self.kind))
