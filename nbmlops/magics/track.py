@@ -21,8 +21,9 @@ from nbmlops.entities import RunStatus
 from nbmlops.errors import NbmlopsError, ValidationError
 from nbmlops.magics._ipython import argument, cell_magic, magic_arguments
 from nbmlops.names import validate_key, validate_name
+from nbmlops.tracking.cellcode import CellCode, analyze
 from nbmlops.tracking.datasets import is_dataset
-from nbmlops.tracking.provenance import CellCode, analyze, get_tracker
+from nbmlops.tracking.provenance import get_tracker
 
 _KEYED = re.compile(r"\s*([A-Za-z0-9_.:-]+)\s*=(?!=)(.+)", re.S)
 
