@@ -8,36 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from nbmlops.cli._table import render_frame
+
 if TYPE_CHECKING:
     import pandas as pd
 
-MAX_CELL = 48
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                        show_default=True, help="Output format.")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        text = ""
-    elif isinstance(value, float):
-        text = "" if value != value else f"{value:.6g}"
-    elif hasattr(value, "strftime"):
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-    else:
-        text = str(value)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
-
-
-def render_frame(frame: pd.DataFrame) -> str:
-    """Return an aligned plain-text table of a DataFrame."""
-    cols = [str(c) for c in frame.columns]
-    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-              for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
 
 
 def _emit(frame: pd.DataFrame, fmt: str, empty: str) -> None:

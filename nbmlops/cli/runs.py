@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from nbmlops.cli._table import render_frame
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -77,31 +79,14 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        text = "" if value is None else "nan"
-    elif isinstance(value, float):
-        text = f"{value:.6g}"
-    elif hasattr(value, "strftime"):
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-    else:
-        text = str(value)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
-
-
 def render_table(frame: pd.DataFrame) -> str:
     """Return an aligned plain-text table of the runs frame."""
     extra = [c for c in frame.columns if c.startswith(("params.", "metrics."))]
     columns = [c for c in TABLE_COLUMNS if c in frame.columns] + extra
-    rows = [[_cell(frame.at[i, c]) for c in columns] for i in frame.index]
-    for r in rows:  # durations read better as seconds
-        d = columns.index("duration")
-        r[d] = r[d] and f"{float(r[d]):.2f}s"
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
+    seconds: list[Any] = [None if d is None or d != d else f"{d:.2f}s"  # reads better
+                          for d in frame["duration"]]
+    shown = frame.assign(duration=seconds)
+    return render_frame(shown, columns, width=MAX_CELL)
 
 
 @runs.command("show")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import click
+
+from nbmlops.cli._table import when
 
 
 @click.group("schedule")
@@ -38,12 +39,6 @@ def add(spec: str, cron: str | None, params: tuple[str, ...], name: str | None, 
                "it fires while `nbmlops scheduler` runs")
 
 
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
 @schedule.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
@@ -64,7 +59,7 @@ def list_(fmt: str) -> None:
         alert = f" on-alert={r['on_alert']}" if r["on_alert"] else ""
         click.echo(f"{r['name']}  {state}  cron={r['cron'] or '-'}  misfire={r['misfire']}"
                    f"{alert}  {r['spec_path']} {params}".rstrip())
-        click.echo(f"    last run: {_when(r['last_run_at'])} {r['last_status'] or ''} "
+        click.echo(f"    last run: {when(r['last_run_at'])} {r['last_status'] or ''} "
                    f"{r['last_run_id'] or ''}".rstrip())
 
 

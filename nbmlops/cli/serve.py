@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import click
+
+from nbmlops.cli._table import render, when
 
 RUNTIME = click.Choice(["auto", "onnx", "sklearn"])
 
@@ -67,15 +68,8 @@ def list_cmd(show_all: bool, fmt: str) -> None:
         return
     cols = ["name", "ref", "version", "url", "pid", "status", "started"]
     table = [[str(r["name"]), str(r["ref"]), str(r["version"]), str(r["url"]), str(r["pid"]),
-              str(r["status"]), _when(r["started_at"])] for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    for t in table:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)))
-
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+              str(r["status"]), when(r["started_at"])] for r in rows]
+    click.echo(render(cols, table))
 
 
 @deployments.command("stop")
