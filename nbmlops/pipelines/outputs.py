@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.errors import InvalidNameError, ValidationError
+from nbmlops.tracking.values import plain
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,249}")
 
@@ -28,10 +29,7 @@ OUTPUTS_FILE_ENV = "NBMLOPS_OUTPUTS_FILE"
 
 
 def _plain(name: str, value: Any) -> Any:
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        value = value.item()  # numpy / pandas scalars
-    if hasattr(value, "tolist") and callable(value.tolist):
-        value = value.tolist()
+    value = plain(value)  # numpy / pandas scalars and arrays
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:

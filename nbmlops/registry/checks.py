@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbmlops.errors import ModelNotFound, ValidationError
+from nbmlops.tracking.values import plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,21 +47,9 @@ class CheckResult:
 
     def as_row(self) -> dict[str, Any]:
         """Return the JSON-able row stored by RegistryStore.add_check_results."""
-        return {"check": self.check, "passed": self.passed, "value": _plain(self.value),
-                "threshold": _plain(self.threshold), "detail": self.detail}
-
-
-def _plain(value: Any) -> Any:
-    """Return ``value`` with NumPy scalars/arrays turned into JSON-able Python values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return {"check": self.check, "passed": self.passed,
+                "value": plain(self.value, nan_as_none=True),
+                "threshold": plain(self.threshold, nan_as_none=True), "detail": self.detail}
 
 
 @dataclass

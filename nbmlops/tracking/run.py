@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
-import mimetypes
 import os
 import time
 import traceback
@@ -271,16 +269,6 @@ def _signature_from_model(model: Any) -> dict[str, Any] | None:
     if isinstance(n, int):
         return {"kind": "ndarray", "columns": [f"f{i}" for i in range(n)], "dtypes": []}
     return None
-
-
-def guess_media_type(name: str, default: str = "application/octet-stream") -> str:
-    """Return the media type for a file name."""
-    return mimetypes.guess_type(name)[0] or default
-
-
-def json_bytes(value: Any) -> bytes:
-    """Return ``value`` as UTF-8 JSON bytes."""
-    return json.dumps(value, indent=2, default=str).encode()
 
 
 def env_parent_run() -> str | None:

@@ -20,7 +20,7 @@ class ReprParamWarning(UserWarning):
 
 def encode_param(key: str, value: Any) -> tuple[str, float | None, str]:
     """Return (text, numeric view, kind) for a param; kind is 'str', 'json' or 'repr'."""
-    value = _plain(redact(key, value))
+    value = plain(redact(key, value))
     if isinstance(value, str):
         text, kind = value, "str"
     else:
@@ -59,11 +59,20 @@ def decode_param(text: str, kind: str) -> Any:
     return text
 
 
-def _plain(value: Any) -> Any:
-    """Return numpy scalars as Python numbers so they serialise as JSON."""
-    is_numpy = type(value).__module__ == "numpy"
-    if is_numpy and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
+def plain(value: Any, *, nan_as_none: bool = False) -> Any:
+    """Return ``value`` with NumPy/pandas scalars and arrays turned into Python values.
+
+    Dicts, lists and tuples are converted item by item; ``nan_as_none`` also maps float
+    NaN to None (for JSON that must stay valid). Anything else is returned unchanged.
+    """
+    if hasattr(value, "tolist") and callable(value.tolist):  # arrays, Series, numpy scalars
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): plain(v, nan_as_none=nan_as_none) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, nan_as_none=nan_as_none) for v in value]
+    if nan_as_none and isinstance(value, float) and math.isnan(value):
+        return None
     return value
 
 
@@ -89,7 +98,7 @@ def to_metric(key: str, value: Any) -> float:
 def to_tag(key: str, value: Any) -> str:
     """Return a tag value as text, redacted when it looks secret."""
     value = redact(key, value)
-    return value if isinstance(value, str) else json.dumps(_plain(value), default=repr)
+    return value if isinstance(value, str) else json.dumps(plain(value), default=repr)
 
 
 def _short(value: Any) -> str:
