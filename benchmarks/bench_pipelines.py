@@ -71,6 +71,9 @@ def nbmlops_run(spec: Path) -> tuple[float, list[str], dict[str, float]]:
     result = nbmlops.run_pipeline(spec, progress=False)
     elapsed = time.perf_counter() - t0
     assert result.ok, result.summary()
+    # every step that executed has its own recorded duration (moved here from the tests)
+    ran = [s for s in result.steps.values() if s.status == "ran"]
+    assert all(s.duration is not None and s.duration > 0 for s in ran), result.summary()
     timings = getattr(result, "timings", {})  # older versions have none
     return elapsed, [s.status for s in result.steps.values()], dict(timings, total=elapsed)
 

@@ -200,9 +200,28 @@ def measure(cmd: list[str], port: int, ready: str, body: bytes, args: Any,
             raise
         p50, p99 = asyncio.run(latency(port, body, args.requests))
         rps = asyncio.run(throughput(port, body, args.seconds))
+        server = server_latency(port) if ready == "/v2/health/ready" else {}
     finally:
         stop(proc)
-    return {"p50": p50, "p99": p99, "rps": rps}
+    if server:  # the server's own histogram must have seen every request we timed
+        assert server["count"] >= args.requests, server
+    return {"p50": p50, "p99": p99, "rps": rps, **server}
+
+
+def server_latency(port: int) -> dict[str, float]:
+    """Return the request count and mean latency (ms) from an nbmlops server's /metrics."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found = {}
+    for part in ("count", "sum"):
+        m = re.search(rf'nbmlops_request_latency_seconds_{part}{{endpoint="/invocations"}} (\S+)',
+                      text)
+        found[part] = float(m.group(1)) if m else 0.0
+    count = found["count"]
+    return {"count": count, "server_mean_ms": 1000 * found["sum"] / count if count else 0.0}
 
 
 def main() -> None:
@@ -253,8 +272,10 @@ def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
     for model, rows in results.items():
         base = rows["mlflow models serve"]
         for label, r in rows.items():
+            server = (f"   server-side mean {r['server_mean_ms']:.3f} ms over "
+                      f"{r['count']:.0f} requests" if "count" in r else "")
             print(f"{model:8} {label:28} {r['p50']:8.3f} {r['p99']:8.3f} {r['rps']:9.0f} "
-                  f"{r['rps'] / base['rps']:15.1f} {base['p50'] / r['p50']:17.1f}")
+                  f"{r['rps'] / base['rps']:15.1f} {base['p50'] / r['p50']:17.1f}{server}")
         print()
 
 
