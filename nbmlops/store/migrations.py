@@ -43,8 +43,11 @@ def migrate(engine: Engine) -> int:
                 )
             for version in range(before, s.SCHEMA_VERSION):
                 MIGRATIONS[version](conn)
+            # New tables are additive and need no migration: whichever this build knows
+            # and the store lacks are created here, for every part of nbmlops at once.
+            # Changes to existing tables are what MIGRATIONS and SCHEMA_VERSION are for.
+            s.metadata.create_all(conn, checkfirst=True)
             if before != s.SCHEMA_VERSION:
-                s.metadata.create_all(conn)  # tables added by this version
                 conn.execute(update(s.meta).where(s.meta.c.key == "schema_version")
                              .values(value=str(s.SCHEMA_VERSION)))
             return before

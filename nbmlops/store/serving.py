@@ -11,8 +11,6 @@ from nbmlops.errors import NotFoundError
 from nbmlops.store import schema as s
 from nbmlops.store.sql import SqlStore
 
-_TABLES = (s.deployments, s.prediction_logs, s.prediction_feedback)
-
 
 class DeploymentNotFound(NotFoundError):
     """No deployment has this name, id or port."""
@@ -25,13 +23,6 @@ class ServingStore:
 
     def __init__(self, sql: SqlStore) -> None:
         self.sql = sql
-        self._ensure_tables()
-
-    def _ensure_tables(self) -> None:
-        # Stores created before these tables existed get them on first use (idempotent).
-        with self.sql._write() as conn:
-            for table in _TABLES:
-                table.create(conn, checkfirst=True)
 
     # deployments ------------------------------------------------------------
     def add_deployment(self, row: dict[str, Any]) -> None:

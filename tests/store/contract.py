@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 
 from nbmlops.entities import ArtifactInfo, DatasetInfo, RunStatus
 from nbmlops.errors import (
@@ -352,6 +352,21 @@ class StoreContract:
         again = reopen()
         try:
             assert again.get_latest_metrics([rec.id])[rec.id] == {"m": 2.0}
+        finally:
+            again.close()
+
+    def test_reopen_adds_tables_a_newer_build_knows(self, store: SqlStore,
+                                                    reopen: Reopen) -> None:
+        """A store written before a table existed gets it on open, keeping its data."""
+        rec = store.create_run("exp", "r")
+        with store._write() as conn:
+            s.prediction_feedback.drop(conn)
+        again = reopen()
+        try:
+            with again._read() as conn:
+                assert inspect(conn).has_table(s.prediction_feedback.name)
+                assert migrations.stored_version(conn) == s.SCHEMA_VERSION
+            assert again.get_run(rec.id).name == "r"
         finally:
             again.close()
 
