@@ -6,6 +6,7 @@ import importlib
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +71,24 @@ def test_environment_records_imported_versions() -> None:
     assert "sqlalchemy" not in env["upgraded"]
 
 
+def _import_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 dist_version: str) -> tuple[Path, Any]:
+    """Install nbm_fakepkg (``__version__`` 1.0.0) with metadata at dist_version; import it.
+
+    The module leaves sys.modules again when the test ends (monkeypatch undoes it).
+    """
+    site = tmp_path / "site"
+    (site / "nbm_fakepkg").mkdir(parents=True)
+    (site / "nbm_fakepkg" / "__init__.py").write_text('__version__ = "1.0.0"\n')
+    _write_dist(site, dist_version)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "nbm_fakepkg", raising=False)
+    importlib.invalidate_caches()
+    module = importlib.import_module("nbm_fakepkg")
+    monkeypatch.setitem(sys.modules, "nbm_fakepkg", module)
+    return site, module
+
+
 def test_static_version_mismatch_is_not_an_upgrade(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A module whose __version__ never matched its metadata (certifi's .post1) is not flagged.
@@ -80,24 +99,15 @@ def test_static_version_mismatch_is_not_an_upgrade(tmp_path: Path,
 
     from nbmlops.tracking.capture import process_start_time
 
-    site = tmp_path / "site"
-    (site / "nbm_fakepkg").mkdir(parents=True)
-    (site / "nbm_fakepkg" / "__init__.py").write_text('__version__ = "1.0.0"\n')
-    _write_dist(site, "1.0.0.post1")
+    site, _ = _import_fake(tmp_path, monkeypatch, "1.0.0.post1")
     old = process_start_time() - 3600
     os.utime(site / "nbm_fakepkg-1.0.0.post1.dist-info", (old, old))
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "nbm_fakepkg", raising=False)
     importlib.invalidate_caches()
-    import nbm_fakepkg  # type: ignore[import-not-found]  # noqa: F401
 
-    try:
-        _, env = capture_environment()
-        assert env["packages"]["nbm-fakepkg"] == "1.0.0.post1"
-        assert env["imported"]["nbm_fakepkg"] == "1.0.0"
-        assert "nbm_fakepkg" not in env["upgraded"]
-    finally:
-        sys.modules.pop("nbm_fakepkg", None)
+    _, env = capture_environment()
+    assert env["packages"]["nbm-fakepkg"] == "1.0.0.post1"
+    assert env["imported"]["nbm_fakepkg"] == "1.0.0"
+    assert "nbm_fakepkg" not in env["upgraded"]
 
 
 def test_identical_environments_stored_once() -> None:
@@ -127,34 +137,23 @@ def _write_dist(site: Path, version: str) -> None:
 
 def test_module_upgraded_on_disk_after_import(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    site = tmp_path / "site"
-    (site / "nbm_fakepkg").mkdir(parents=True)
-    (site / "nbm_fakepkg" / "__init__.py").write_text('__version__ = "1.0.0"\n')
-    _write_dist(site, "1.0.0")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "nbm_fakepkg", raising=False)
-    importlib.invalidate_caches()
-    import nbm_fakepkg  # type: ignore[import-not-found]
+    site, nbm_fakepkg = _import_fake(tmp_path, monkeypatch, "1.0.0")
+    _, env = capture_environment()
+    assert env["imported"]["nbm_fakepkg"] == "1.0.0"
+    assert env["packages"]["nbm-fakepkg"] == "1.0.0"
+    assert "nbm_fakepkg" not in env["upgraded"]
 
-    try:
-        _, env = capture_environment()
-        assert env["imported"]["nbm_fakepkg"] == "1.0.0"
-        assert env["packages"]["nbm-fakepkg"] == "1.0.0"
-        assert "nbm_fakepkg" not in env["upgraded"]
+    # "pip install -U" in a terminal while the kernel keeps the old module loaded
+    shutil.rmtree(site / "nbm_fakepkg-1.0.0.dist-info")
+    (site / "nbm_fakepkg" / "__init__.py").write_text('__version__ = "2.0.0"\n')
+    _write_dist(site, "2.0.0")
+    assert nbm_fakepkg.__version__ == "1.0.0"
 
-        # "pip install -U" in a terminal while the kernel keeps the old module loaded
-        shutil.rmtree(site / "nbm_fakepkg-1.0.0.dist-info")
-        (site / "nbm_fakepkg" / "__init__.py").write_text('__version__ = "2.0.0"\n')
-        _write_dist(site, "2.0.0")
-        assert nbm_fakepkg.__version__ == "1.0.0"
-
-        with nbmlops.start_run() as run:
-            pass
-        upgraded = run.environment["upgraded"]
-        assert upgraded["nbm_fakepkg"] == {"imported": "1.0.0", "on_disk": "2.0.0",
-                                           "distribution": "nbm-fakepkg"}
-    finally:
-        sys.modules.pop("nbm_fakepkg", None)
+    with nbmlops.start_run() as run:
+        pass
+    upgraded = run.environment["upgraded"]
+    assert upgraded["nbm_fakepkg"] == {"imported": "1.0.0", "on_disk": "2.0.0",
+                                       "distribution": "nbm-fakepkg"}
 
 
 def test_git_state(tmp_path: Path) -> None:
