@@ -43,6 +43,9 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from nbmlops.tracking.diff import RunDiff, diff_runs
+    from nbmlops.tracking.info import StoreInfo, store_info
+    from nbmlops.tracking.paging import RunsPage, experiments, runs_page
     from nbmlops.tracking.run import Run
 
 #: public name -> module that defines it (imported lazily, on first attribute access)
@@ -51,6 +54,13 @@ _EXPORTS: dict[str, str] = {
     "output": "nbmlops.pipelines.outputs",
     "run_pipeline": "nbmlops.pipelines.runner",
     "Run": "nbmlops.tracking.run",
+    "RunDiff": "nbmlops.tracking.diff",
+    "diff_runs": "nbmlops.tracking.diff",
+    "RunsPage": "nbmlops.tracking.paging",
+    "StoreInfo": "nbmlops.tracking.info",
+    "experiments": "nbmlops.tracking.paging",
+    "runs_page": "nbmlops.tracking.paging",
+    "store_info": "nbmlops.tracking.info",
     "alias_history": "nbmlops.registry.aliases",
     "compare_versions": "nbmlops.registry.versions",
     "delete_alias": "nbmlops.registry.aliases",
@@ -85,13 +95,18 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ModelVersion",
     "Run",
+    "RunDiff",
+    "RunsPage",
+    "StoreInfo",
     "__version__",
     "active_run",
     "alias_history",
     "compare_versions",
     "delete_alias",
     "deploy",
+    "diff_runs",
     "end_run",
+    "experiments",
     "get_model_version",
     "get_run",
     "last_run",
@@ -113,10 +128,12 @@ __all__ = [
     "register_model",
     "run_pipeline",
     "runs",
+    "runs_page",
     "set_alias",
     "set_tag",
     "set_tags",
     "start_run",
+    "store_info",
 ]
 
 

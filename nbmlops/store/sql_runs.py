@@ -121,20 +121,65 @@ class RunsMixin(SqlBase):
             raw = conn.execute(select(s.runs.c.provenance).where(s.runs.c.id == run_id)).scalar()
         return json.loads(raw) if raw else {}
 
-    def _search_query(self, query: Any, experiment: str | None, filter: str | None,
-                      order_by: Sequence[str] | None, max_results: int | None) -> Any:
-        self.reap_dead_runs()
+    def _where(self, query: Any, experiment: str | None, filter: str | None) -> Any:
         if experiment is not None:
             query = query.where(s.experiments.c.name == experiment)
         if filter and filter.strip():
             node = parse_filter(filter)
             query = query.where(compile_filter(filter, node, self._key_probe))
+        return query
+
+    def _search_query(self, query: Any, experiment: str | None, filter: str | None,
+                      order_by: Sequence[str] | None, max_results: int | None,
+                      offset: int = 0) -> Any:
+        self.reap_dead_runs()
+        query = self._where(query, experiment, filter)
         if order_by:
             query = query.order_by(*compile_order_by(list(order_by), self._key_probe))
-        query = query.order_by(s.runs.c.start_time.desc())
+        # the run id breaks ties, so that pages of one query never overlap or skip a run
+        query = query.order_by(s.runs.c.start_time.desc(), s.runs.c.id)
         if max_results is not None:
             query = query.limit(int(max_results))
+        if offset:
+            query = query.offset(int(offset))
         return query
+
+    def count_runs(self, experiment: str | None = None, filter: str | None = None) -> int:
+        """Return how many runs match, counted in the database."""
+        query = self._where(
+            select(func.count()).select_from(s.runs.join(
+                s.experiments, s.experiments.c.id == s.runs.c.experiment_id)),
+            experiment, filter)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def count_rows(self) -> dict[str, int]:
+        """Return row counts of runs, experiments, models, model versions and deployments."""
+        tables = {"runs": s.runs, "experiments": s.experiments,
+                  "models": s.registered_models, "model_versions": s.model_versions,
+                  "deployments": s.deployments}
+        with self._read() as conn:
+            return {name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
+                    for name, t in tables.items()}
+
+    def schema_version(self) -> int | None:
+        """Return the schema version recorded in the database."""
+        from nbmlops.store.migrations import stored_version
+
+        with self._read() as conn:
+            return stored_version(conn)
+
+    def size_bytes(self) -> int | None:
+        """Return the metadata database's size on disk (None when it cannot be told)."""
+        if self.is_sqlite:
+            path = self.url.split("sqlite:///", 1)[-1]
+            if not path or path == ":memory:":
+                return None
+            return sum(os.path.getsize(path + suffix) for suffix in ("", "-wal")
+                       if os.path.exists(path + suffix))
+        with self._read() as conn:
+            size = conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+        return int(size) if size is not None else None
 
     def search_runs(
         self,
@@ -155,6 +200,7 @@ class RunsMixin(SqlBase):
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         max_results: int | None = None,
+        offset: int = 0,
     ) -> list[tuple[Any, ...]]:
         """Return (id, name, experiment, status, start, end, parent, provenance) tuples.
 
@@ -165,7 +211,7 @@ class RunsMixin(SqlBase):
         base = select(r.id, r.name, s.experiments.c.name, r.status, r.start_time, r.end_time,
                       r.parent_run_id, r.provenance_status).join(
             s.experiments, s.experiments.c.id == r.experiment_id)
-        query = self._search_query(base, experiment, filter, order_by, max_results)
+        query = self._search_query(base, experiment, filter, order_by, max_results, offset)
         with self._read() as conn:
             return [tuple(row) for row in conn.execute(query)]
 

@@ -191,20 +191,31 @@ def runs(
     order_by: str | list[str] | None = None,
     max_results: int | None = None,
     *,
+    page_token: str | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Return a DataFrame of runs: run_id, name, status, start_time, duration, params.*, metrics.*.
 
     ``filter`` is evaluated in SQL, e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
+    With ``page_token`` (the previous frame's ``attrs["next_page_token"]``) the next
+    ``max_results`` runs are returned, through the same paging as :func:`runs_page`.
     """
+    from nbmlops.tracking.paging import MAX_PAGE_SIZE, runs_page
     from nbmlops.tracking.query import runs_frame
 
+    if max_results is not None and (isinstance(max_results, bool)
+                                    or not isinstance(max_results, int) or max_results < 0):
+        raise ValidationError(f"max_results must be a non-negative int, got {max_results!r}")
+    if page_token is not None or (max_results and max_results <= MAX_PAGE_SIZE):
+        # one page: the frame says where the next one starts
+        page = runs_page(experiment, filter, order_by, page_size=max_results or 100,
+                         page_token=page_token, count=False, settings=settings)
+        page.frame.attrs["next_page_token"] = page.next_page_token
+        return page.frame
     store, _ = _stores(settings)
     get_buffer().flush_quietly()
     if isinstance(order_by, str):
         order_by = [order_by]
-    if max_results is not None and (not isinstance(max_results, int) or max_results < 0):
-        raise ValidationError(f"max_results must be a non-negative int, got {max_results!r}")
     rows = store.search_run_summaries(experiment, filter, order_by, max_results)
     return runs_frame(store, rows)
 
