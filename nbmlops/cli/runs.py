@@ -231,3 +231,57 @@ def render_details(d: dict[str, Any]) -> str:
         lines.append("error:")
         lines += [f"  {line}" for line in d["error"].rstrip().splitlines()]
     return "\n".join(lines)
+
+
+@runs.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+def diff_command(run_a: str, run_b: str, fmt: str) -> None:
+    """Show what differs between two runs: params, metrics, code, data, environment, provenance.
+
+    RUN_A and RUN_B are run ids, unique prefixes (at least 6 characters), or ``last``.
+    """
+    from nbmlops.tracking.diff import diff_runs
+
+    diff = diff_runs(_resolve(run_a), _resolve(run_b))
+    if fmt == "json":
+        click.echo(json.dumps(diff.to_dict(), indent=2))
+    else:
+        click.echo(render_diff(diff.to_dict()))
+
+
+def render_diff(d: dict[str, Any]) -> str:
+    """Return the human-readable text of ``runs diff`` from ``RunDiff.to_dict()``."""
+    lines = [f"a: {d['a']['run_id']}  {d['a']['name']}",
+             f"b: {d['b']['run_id']}  {d['b']['name']}"]
+    if d["empty"]:
+        return "\n".join([*lines, "no differences"])
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    lines += _section("params", [f"{marks[c['kind']]} {c['key']}: {_cell_full(c['a'])} -> "
+                                 f"{_cell_full(c['b'])}" for c in d["params"]])
+    lines += _section("metrics", [
+        f"{marks[m['kind']]} {m['key']}: {_cell_full(m['a'])} -> {_cell_full(m['b'])}"
+        + (f"  ({m['delta']:+.4g})" if isinstance(m["delta"], float) else "")
+        for m in d["metrics"]])
+    lines += _section("input data", [
+        f"{marks[x['kind']]} {x['name']}: {x['a_shape']} -> {x['b_shape']}"
+        + (f"  +{x['columns_added']}" if x["columns_added"] else "")
+        + (f"  -{x['columns_removed']}" if x["columns_removed"] else "")
+        for x in d["data"]])
+    env = d["environment"]
+    env_lines = [f"~ {k}: {a} -> {b}" for k, (a, b) in env["changed"].items()]
+    env_lines += [f"+ {k} {v}" for k, v in env["added"].items()]
+    env_lines += [f"- {k} {v}" for k, v in env["removed"].items()]
+    if env["python"]:
+        env_lines.insert(0, f"~ python: {env['python'][0]} -> {env['python'][1]}")
+    if not all(env["captured"].values()):
+        env_lines = ["not captured for run "
+                     + " and ".join(k for k, ok in env["captured"].items() if not ok)]
+    lines += _section("environment", env_lines)
+    lines += _section("provenance", [f"{marks[c['kind']]} {c['key']}: {_cell_full(c['a'])} -> "
+                                     f"{_cell_full(c['b'])}" for c in d["provenance"]])
+    lines.append(f"code ({d['code_kind'] or 'none recorded'}):")
+    lines += [f"  {line}" for line in d["code"].splitlines()] or ["  (same)"]
+    return "\n".join(lines)
