@@ -6,7 +6,8 @@
     ├── ConfigError
     ├── ValidationError (ValueError)
     │   ├── InvalidNameError
-    │   └── FilterError
+    │   ├── FilterError
+    │   └── PayloadError
     ├── StoreError
     │   ├── StoreUnavailableError
     │   ├── NotFoundError (KeyError)
@@ -18,6 +19,7 @@
     │   └── ArtifactIntegrityError
     ├── UnsafeModelError
     ├── PipelineError
+    │   ├── SpecError
     │   └── PipelineStepError
     ├── DeployError
     └── MissingDependencyError (ImportError)
@@ -28,7 +30,10 @@ the magics and the REST handlers can all show ``str(exc)`` as one clear line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class NbmlopsError(Exception):
@@ -65,6 +70,22 @@ class FilterError(ValidationError):
         self.expression, self.problem, self.position = expression, problem, position
         where = f" at position {position}" if position is not None else ""
         super().__init__(f"bad filter {expression!r}{where}: {problem}")
+
+
+class PayloadError(ValidationError):
+    """A request body the model cannot take; carries the HTTP status and what was expected."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "BAD_REQUEST",
+                 expected: dict[str, Any] | None = None) -> None:
+        self.status, self.code, self.expected = status, code, expected
+        super().__init__(message)
+
+    def body(self) -> dict[str, Any]:
+        """Return the JSON error body (``error`` plus MLflow's ``error_code``/``message``)."""
+        out: dict[str, Any] = {"error": str(self), "error_code": self.code, "message": str(self)}
+        if self.expected:
+            out["expected"] = self.expected
+        return out
 
 
 class StoreError(NbmlopsError):
@@ -137,6 +158,15 @@ class UnsafeModelError(NbmlopsError):
 
 class PipelineError(NbmlopsError):
     """A pipeline spec is invalid or a pipeline could not run."""
+
+
+class SpecError(PipelineError):
+    """A pipeline.yaml is invalid; the message names the file and line."""
+
+    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
+        self.path, self.line, self.problem = str(path), line, problem
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {problem}")
 
 
 class PipelineStepError(PipelineError):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import PipelineError
-from nbmlops.pipelines.spec import PipelineSpec, SpecError, StepSpec, references
+from nbmlops.errors import PipelineError, SpecError
+from nbmlops.pipelines.spec import PipelineSpec, StepSpec, references
 
 _ANY = object()  # default whose type cannot be known (not a literal)
 

@@ -8,7 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from nbmlops.pipelines.models import PipelineRun, StepOutcome
+    from nbmlops.pipelines.results import PipelineRun, StepOutcome
     from nbmlops.pipelines.spec import PipelineSpec
 
 _SYMBOL = {"ran": "✓", "cached": "=", "failed": "✗", "skipped": "-"}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbmlops.entities import RunStatus
-from nbmlops.pipelines.models import StepOutcome
+from nbmlops.pipelines.results import StepOutcome
 
 if TYPE_CHECKING:
     from nbmlops.pipelines.spec import PipelineSpec, StepSpec

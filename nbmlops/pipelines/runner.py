@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from nbmlops.errors import PipelineError
 from nbmlops.pipelines import cache, recording
 from nbmlops.pipelines.executors import Execute, StepTask, execute_step, make_executor
-from nbmlops.pipelines.models import PipelineRun, StepOutcome, step_error
 from nbmlops.pipelines.notebooks import (
     NotebookInfo,
     check_param_overrides,
@@ -21,6 +20,7 @@ from nbmlops.pipelines.notebooks import (
 )
 from nbmlops.pipelines.outputs import OUTPUTS_FILE_ENV, ingest_outputs_file
 from nbmlops.pipelines.refs import resolve_parameters
+from nbmlops.pipelines.results import PipelineRun, StepOutcome, step_error
 from nbmlops.pipelines.spec import PipelineSpec, StepSpec, load_spec, references
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from nbmlops.errors import ValidationError
 
 if TYPE_CHECKING:
-    from nbmlops.pipelines.models import PipelineRun
+    from nbmlops.pipelines.results import PipelineRun
 
 MISFIRE_POLICIES = ("run-once", "skip")
 SCHEDULE_TAG = "nbmlops.schedule"

@@ -12,22 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import PipelineError
+from nbmlops.errors import SpecError as SpecError  # re-exported: raised here
 
 TOP_KEYS = {"name", "description", "params", "steps"}
 STEP_KEYS = {"notebook", "parameters", "needs", "inputs", "outputs", "retries", "timeout",
              "kernel"}
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 REF_RE = re.compile(r"\$\{([^}]*)\}")
-
-
-class SpecError(PipelineError):
-    """A pipeline.yaml is invalid; the message names the file and line."""
-
-    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
-        self.path, self.line, self.problem = str(path), line, problem
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {problem}")
 
 
 @dataclass(frozen=True)

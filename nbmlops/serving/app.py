@@ -28,9 +28,9 @@ from nbmlops.serving._http import (
     read_body,
 )
 from nbmlops.serving.batching import MicroBatcher
-from nbmlops.serving.logging import PredictionLogger
 from nbmlops.serving.metrics import CONTENT_TYPE, ServingMetrics
 from nbmlops.serving.predict import Predictor
+from nbmlops.serving.requestlog import PredictionLogger
 from nbmlops.serving.service import LoadedModel, ModelService
 from nbmlops.serving.validation import PayloadError
 

@@ -13,28 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from nbmlops.errors import ValidationError
+from nbmlops.errors import PayloadError as PayloadError  # re-exported: raised here
 
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 V2_DATATYPES = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
                 "FP16", "FP32", "FP64", "BYTES"}
 _NUM = (int, float)
-
-
-class PayloadError(ValidationError):
-    """A request body the model cannot take; carries the HTTP status and what was expected."""
-
-    def __init__(self, message: str, *, status: int = 400, code: str = "BAD_REQUEST",
-                 expected: dict[str, Any] | None = None) -> None:
-        self.status, self.code, self.expected = status, code, expected
-        super().__init__(message)
-
-    def body(self) -> dict[str, Any]:
-        """Return the JSON error body (``error`` plus MLflow's ``error_code``/``message``)."""
-        out: dict[str, Any] = {"error": str(self), "error_code": self.code, "message": str(self)}
-        if self.expected:
-            out["expected"] = self.expected
-        return out
 
 
 def dtype_kind(dtype: str) -> str:
@@ -217,7 +201,8 @@ def _check_names(columns: dict[str, Any], schema: InputSchema,
         if missing:
             parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
         if unknown:
-            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            parts.append(f"unknown column(s) {', '.join(map(short_repr, unknown[:10]))}{more}")
         raise schema.error(f"{where} has {' and '.join(parts)}; the model takes "
                            f"{', '.join(expected)}")
     return {c: columns[c] for c in expected}
@@ -237,12 +222,15 @@ def columns_from_v2(body: Any,
         if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(
                 o.get("name"), str) for o in outputs):
             raise schema.error('"outputs" must be a list of {"name": ...} objects')
+        if not outputs:
+            raise schema.error('"outputs" is empty; name at least one output, or leave '
+                               '"outputs" out to get them all')
         wanted = [o["name"] for o in outputs]
     if len(tensors) == 1 and len(tensors[0][1]) == 2:
         name, shape, data = tensors[0]
         width = len(schema.columns) if schema.columns is not None else None
         if width is not None and shape[1] != width:
-            raise schema.error(f"input {name!r} has shape {shape}; a 2-D input needs "
+            raise schema.error(f"input {short_repr(name)} has shape {shape}; a 2-D input needs "
                                f"[rows, {width}] with columns in signature order "
                                f"({', '.join(schema.columns or ())})")
         if schema.columns is None:
@@ -253,8 +241,8 @@ def columns_from_v2(body: Any,
     cols = {}
     for name, shape, data in tensors:
         if len(shape) != 1:
-            raise schema.error(f"input {name!r} has shape {shape}; send either one 2-D input or "
-                               "one 1-D input per column")
+            raise schema.error(f"input {short_repr(name)} has shape {shape}; send either one "
+                               "2-D input or one 1-D input per column")
         cols[name] = data
     if len({len(v) for v in cols.values()}) > 1:
         raise schema.error("the 1-D inputs have different lengths; every column needs one "
@@ -266,17 +254,20 @@ def _v2_tensor(t: Any, i: int, schema: InputSchema) -> tuple[str, list[int], lis
     if not isinstance(t, dict) or not isinstance(t.get("name"), str):
         raise schema.error(f"inputs[{i}] must be an object with name, shape, datatype and data")
     name, shape, datatype = t["name"], t.get("shape"), t.get("datatype")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) \
+    label = short_repr(name)
+    if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape) \
             or not 1 <= len(shape) <= 2:
-        raise schema.error(f"input {name!r}: shape must be [rows] or [rows, columns]; got {shape}")
-    if datatype not in V2_DATATYPES:
-        raise schema.error(f"input {name!r}: datatype {datatype!r} is not one of "
+        raise schema.error(f"input {label}: shape must be [rows] or [rows, columns] of "
+                           f"non-negative integers; got {short_repr(shape)}")
+    if not isinstance(datatype, str) or datatype not in V2_DATATYPES:
+        raise schema.error(f"input {label}: datatype {short_repr(datatype)} is not one of "
                            f"{', '.join(sorted(V2_DATATYPES))}")
     data = _flatten(t.get("data"))
     if data is None:
-        raise schema.error(f"input {name!r}: data must be a (nested) list of values")
+        raise schema.error(f"input {label}: data must be a (nested) list of values")
     if len(data) != math.prod(shape):
-        raise schema.error(f"input {name!r}: shape {shape} needs {math.prod(shape)} values; "
+        raise schema.error(f"input {label}: shape {shape} needs {math.prod(shape)} values; "
                            f"data has {len(data)}")
     return name, shape, data
 
@@ -296,14 +287,17 @@ def _flatten(data: Any) -> list[Any] | None:
 
 
 # --------------------------------------------------------------------------- CSV
-def columns_from_csv(text: str, schema: InputSchema) -> dict[str, list[Any]]:
+def columns_from_csv(text: str, schema: InputSchema,
+                     max_rows: int | None = None) -> dict[str, list[Any]]:
     """Return {column: values} from CSV text with a header row (as ``mlflow models serve``)."""
     import io
 
     import pandas as pd
 
-    try:
-        frame = pd.read_csv(io.StringIO(text))
+    if not text.strip():
+        raise schema.error("the CSV body is empty; send a header row and at least one row")
+    try:  # read one row past the limit: enough to refuse with 413, no more
+        frame = pd.read_csv(io.StringIO(text), nrows=None if max_rows is None else max_rows + 1)
     except Exception as exc:  # pandas raises many types for bad CSV
         raise schema.error(f"the CSV body could not be parsed: {exc}") from None
     cols = {str(c): frame[c].astype(object).where(frame[c].notna(), None).tolist()
@@ -373,9 +367,24 @@ def _raise_type(name: str, values: list[Any], kind: str, dtype: str,
         if v is not None and (wrong_bool or not isinstance(v, allowed) or bad_int
                               or isinstance(v, int) and abs(v) >= 2**63):
             expect = f"{_KIND_WORDS[kind]}" + (f" ({dtype})" if dtype else "")
-            raise schema.error(f"column {name!r} expects {expect}; row {i} has {v!r} "
-                               f"({_json_type(v)})")
+            raise schema.error(f"column {name!r} expects {expect}; row {i} has "
+                               f"{short_repr(v)} ({_json_type(v)})")
     raise schema.error(f"column {name!r} has values of the wrong type")
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters (error messages echo client input)."""
+    text = repr(value) if not isinstance(value, (list, dict)) or len(value) < limit else \
+        f"<a JSON {_json_type(value)} of {len(value)} items>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def check_rows(n_rows: int, max_rows: int | None) -> None:
+    """Raise a 413 PayloadError when a request holds more than ``max_rows`` rows."""
+    if max_rows is not None and n_rows > max_rows:
+        raise PayloadError(f"the request has {n_rows} rows; the limit is {max_rows} rows per "
+                           "request: send fewer rows per request or raise --max-rows",
+                           status=413, code="PAYLOAD_TOO_LARGE")
 
 
 def _json_type(value: Any) -> str:

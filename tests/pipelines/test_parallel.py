@@ -10,7 +10,7 @@ import nbmlops
 from nbmlops.errors import PipelineError
 
 
-def windows(result: nbmlops.pipelines.models.PipelineRun, *names: str) -> list[tuple]:
+def windows(result: nbmlops.pipelines.results.PipelineRun, *names: str) -> list[tuple]:
     runs = [nbmlops.get_run(result.steps[n].run_id).info for n in names]
     return [(r.start_time, r.end_time) for r in runs]
 

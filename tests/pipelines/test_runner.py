@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import nbmlops
-from nbmlops.pipelines.models import PipelineRun
+from nbmlops.pipelines.results import PipelineRun
 
 
 def run(path: Path, **kwargs: object) -> PipelineRun:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from nbmlops.errors import PipelineError, ValidationError
+from nbmlops.errors import PipelineError, SpecError, ValidationError
 from nbmlops.pipelines.notebooks import check_param_overrides, validate_notebooks
 from nbmlops.pipelines.params import parse_params
-from nbmlops.pipelines.spec import SpecError, load_spec
+from nbmlops.pipelines.spec import load_spec
 
 GOOD = """\
 name: basic

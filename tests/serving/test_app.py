@@ -182,8 +182,8 @@ def test_predictions_and_feedback_reach_the_store(churn: str, asgi_client: Any) 
 
 
 def test_store_outage_keeps_serving_and_shows_in_metrics(churn: str, asgi_client: Any) -> None:
-    from nbmlops.serving.logging import PredictionLogger
     from nbmlops.serving.metrics import ServingMetrics
+    from nbmlops.serving.requestlog import PredictionLogger
 
     def broken() -> Any:
         raise OSError("disk on fire")
