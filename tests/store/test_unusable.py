@@ -18,8 +18,6 @@ from nbmlops.errors import StoreUnavailableError
 from nbmlops.store import reset
 from tests.conftest import require
 
-NOBODY = 65534
-
 
 def _snapshot(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -54,34 +52,38 @@ def test_corrupted_database_cli(nbmlops_home: Path) -> None:
 
 @pytest.fixture
 def readonly_home() -> Iterator[Path]:
-    """A store with one run, owned by root with mode 0755: read-only for user nobody.
+    """A store with one run whose folders are 0555 and files 0444: read-only for its owner.
 
-    Root ignores permission bits, so the check runs the code as ``nobody`` through
-    ``setpriv``; pytest's own tmp folders are 0700 (unreachable for nobody), hence a
-    world-traversable temp folder of our own.
+    Root ignores permission bits, so as root the check runs the code through ``setpriv``
+    with every capability dropped: still uid 0 (the owner of the checkout, the venv and the
+    store), so it imports nbmlops from wherever the checkout lives (a 0700 home included),
+    but permission bits now apply to it.
     """
-    require(os.geteuid() == 0 and shutil.which("setpriv") is not None,
-            "needs root and setpriv to run a process as an unprivileged user")
+    if os.geteuid() == 0:
+        require(shutil.which("setpriv") is not None,
+                "needs setpriv to drop root's capabilities so permission bits apply")
     base = Path(tempfile.mkdtemp(prefix="nbmlops-ro-"))
-    os.chmod(base, 0o755)
     home = base / ".nbmlops"
     with nbmlops.start_run("existing", params={"a": 1}) as run:
         nbmlops.log_metric("m", 1.0)
+    reset()  # closes the store, so the copy holds no -wal/-shm files
     shutil.copytree(Path(os.environ["NBMLOPS_HOME"]), home)
-    reset()
+    (base / "run_id").write_text(run.id)
+    for p in [*home.rglob("*"), home]:
+        os.chmod(p, 0o555 if p.is_dir() else 0o444)
+    yield home
     for p in [home, *home.rglob("*")]:
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
-    (base / "run_id").write_text(run.id)
-    yield home
     shutil.rmtree(base)
 
 
-def _as_nobody(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _as_reader(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` as the store's owner, for whom permission bits hold (root: no capabilities)."""
     env = {**os.environ, "NBMLOPS_HOME": str(home), "HOME": str(home.parent)}
-    return subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *args],
-        capture_output=True, text=True, timeout=60, env=env, cwd=home.parent,
-    )
+    drop = (["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all"]
+            if os.geteuid() == 0 else [])
+    return subprocess.run([*drop, *args], capture_output=True, text=True, timeout=60,
+                          env=env, cwd=home.parent)
 
 
 def test_readonly_store_refuses_writes(readonly_home: Path) -> None:
@@ -94,12 +96,12 @@ def test_readonly_store_refuses_writes(readonly_home: Path) -> None:
         "except StoreUnavailableError as exc:\n"
         "    print('REFUSED', exc)\n"
     )
-    proc = _as_nobody(readonly_home, sys.executable, "-c", script)
+    proc = _as_reader(readonly_home, sys.executable, "-c", script)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("REFUSED store at "), proc.stdout + proc.stderr
     assert "writable" in proc.stdout
     # the write really was impossible, not merely refused by nbmlops
-    probe = _as_nobody(readonly_home, sys.executable, "-c",
+    probe = _as_reader(readonly_home, sys.executable, "-c",
                        f"open({str(readonly_home / 'probe')!r}, 'w')")
     assert probe.returncode != 0 and "PermissionError" in probe.stderr
     assert _snapshot(readonly_home) == before
@@ -108,7 +110,7 @@ def test_readonly_store_refuses_writes(readonly_home: Path) -> None:
 def test_readonly_store_still_lists_runs(readonly_home: Path) -> None:
     before = _snapshot(readonly_home)
     run_id = (readonly_home.parent / "run_id").read_text()
-    proc = _as_nobody(readonly_home, sys.executable, "-m", "nbmlops", "runs", "list")
+    proc = _as_reader(readonly_home, sys.executable, "-m", "nbmlops", "runs", "list")
     assert proc.returncode == 0, proc.stderr
     assert run_id in proc.stdout and "existing" in proc.stdout
     assert _snapshot(readonly_home) == before
