@@ -66,7 +66,7 @@ class RunsMagics(Magics):
             raise UsageError(str(exc)) from exc
 
     @line_magic("nbmlops")
-    def nbmlops(self, line: str = "") -> StoreInfo:
+    def nbmlops(self, line: str = "") -> StatusTable:
         """Show where the store is and the settings in force.
 
         Usage::
@@ -76,14 +76,14 @@ class RunsMagics(Magics):
         if line.strip():
             raise UsageError("%nbmlops takes no arguments; it shows the store and settings")
         try:
-            return store_info(self.shell)
+            return status_table(self.shell)
         except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
-class StoreInfo:
-    """The store location and settings, shown as a table."""
+class StatusTable:
+    """What ``%nbmlops`` shows: the store, the settings and the kernel's tracking state."""
 
     rows: list[tuple[str, str]]
 
@@ -98,33 +98,36 @@ class StoreInfo:
         return f"<table class='nbmlops-settings'>{body}</table>"
 
 
-def store_info(shell: Any) -> StoreInfo:
-    """Return the settings, the store's contents at a glance and the kernel's tracking state."""
+def status_table(shell: Any) -> StatusTable:
+    """Return the settings, the store's counts (from ``nbmlops.store_info``) and kernel state."""
     import os
 
     from nbmlops._version import __version__
     from nbmlops.config import resolve_settings
-    from nbmlops.store import open_store
     from nbmlops.tracking import active, capture
+    from nbmlops.tracking.info import store_info
     from nbmlops.tracking.provenance import get_tracker
 
     settings = resolve_settings()
-    store, _ = open_store(settings)
+    info = store_info(settings=settings)
     run = active.current()
     source = ("NBMLOPS_STORE_URL" if os.environ.get("NBMLOPS_STORE_URL") else
               "NBMLOPS_HOME" if os.environ.get("NBMLOPS_HOME") else "found .nbmlops/ folder")
     rows = [
         ("nbmlops version", __version__),
         ("home", str(settings.home)),
-        ("metadata store", settings.store_url),
+        ("metadata store", info.store_url),
         ("store chosen by", source),
-        ("artifact store", settings.artifact_url),
-        ("experiments", ", ".join(store.list_experiments()) or "(none yet)"),
-        ("runs", str(len(store.search_runs()))),
+        ("artifact store", info.artifact_url),
+        ("schema version", "-" if info.schema_version is None else str(info.schema_version)),
+        ("experiments", str(info.experiments)),
+        ("runs", str(info.runs)),
+        ("models", f"{info.models} ({info.model_versions} versions)"),
+        ("deployments", str(info.deployments)),
         ("metric flush interval", f"{settings.flush_interval:g} s"),
         ("heartbeat timeout", f"{settings.heartbeat_timeout:g} s"),
         ("active run", f"{run.name} ({run.id})" if run else "(none)"),
         ("notebook", capture.notebook_path(shell.user_ns) or "(unknown to the kernel)"),
         ("provenance", f"tracking {len(get_tracker(shell).origins)} variables"),
     ]
-    return StoreInfo(rows)
+    return StatusTable(rows)

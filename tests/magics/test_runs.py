@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 
-from nbmlops.magics.runs import StoreInfo, parse_runs_line
+from nbmlops.magics.runs import StatusTable, parse_runs_line
 from tests.magics.conftest import run
 
 
@@ -52,12 +52,14 @@ def test_runs_bad_input_is_one_line(ip: Any, line: str, message: str) -> None:
 def test_nbmlops_shows_store_and_settings(ip: Any, nbmlops_home: Path) -> None:
     run(ip, "%%track first\nx = 1\n")
     info = run(ip, "%nbmlops")
-    assert isinstance(info, StoreInfo)
+    assert isinstance(info, StatusTable)
     rows = dict(info.rows)
     assert rows["home"] == str(nbmlops_home)
     assert rows["metadata store"] == f"sqlite:///{nbmlops_home / 'nbmlops.db'}"
     assert rows["store chosen by"] == "NBMLOPS_HOME"
     assert rows["runs"] == "1"
+    assert rows["experiments"] == "1"
+    assert rows["models"] == "0 (0 versions)"
     assert "<table" in info._repr_html_() and str(nbmlops_home) in repr(info)
     with pytest.raises(UsageError, match="takes no arguments"):
         ip.run_line_magic("nbmlops", "extra")
