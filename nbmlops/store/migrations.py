@@ -21,8 +21,35 @@ def stored_version(conn: Connection) -> int | None:
     return int(raw) if raw is not None else None
 
 
+def _missing_tables(conn: Connection) -> set[str]:
+    return set(s.metadata.tables) - set(inspect(conn).get_table_names())
+
+
+def _refuse_newer(before: int) -> None:
+    if before > s.SCHEMA_VERSION:
+        raise StoreError(
+            f"this store has schema version {before}, written by a newer nbmlops; "
+            f"this nbmlops understands up to {s.SCHEMA_VERSION}: upgrade nbmlops"
+        )
+
+
+def is_current(engine: Engine) -> bool:
+    """Return whether the store needs no migration and no new table (a read, no lock)."""
+    with engine.connect() as conn, conn.begin():
+        before = stored_version(conn)
+        if before is not None:
+            _refuse_newer(before)
+        return before == s.SCHEMA_VERSION and not _missing_tables(conn)
+
+
 def migrate(engine: Engine) -> int:
-    """Bring the database to ``SCHEMA_VERSION``; return the version it had before."""
+    """Bring the database to ``SCHEMA_VERSION``; return the version it had before.
+
+    A store that is already current is only read: opening it takes no write lock, so a
+    store on a read-only disk opens, and opening never waits for a busy writer.
+    """
+    if is_current(engine):
+        return s.SCHEMA_VERSION
     with engine.connect() as conn:
         conn = conn.execution_options(nbmlops_write=True)
         with conn.begin():
@@ -36,11 +63,7 @@ def migrate(engine: Engine) -> int:
                 conn.execute(insert(s.meta).values(key="schema_version",
                                                    value=str(s.SCHEMA_VERSION)))
                 return 0
-            if before > s.SCHEMA_VERSION:
-                raise StoreError(
-                    f"this store has schema version {before}, written by a newer nbmlops; "
-                    f"this nbmlops understands up to {s.SCHEMA_VERSION}: upgrade nbmlops"
-                )
+            _refuse_newer(before)
             for version in range(before, s.SCHEMA_VERSION):
                 MIGRATIONS[version](conn)
             # New tables are additive and need no migration: whichever this build knows

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy import exc as sa_exc
@@ -36,6 +40,7 @@ class SqlBase(BaseStore):
         self.url = url
         self.heartbeat_timeout = heartbeat_timeout
         self.is_sqlite = url.startswith("sqlite")
+        self.read_only = False  # set when a SQLite file this user cannot write is opened
         self._known_envs: set[str] = set()  # environments this process already stored
         self.engine = self._make_engine(url)
         try:
@@ -50,14 +55,8 @@ class SqlBase(BaseStore):
         if not self.is_sqlite:
             return create_engine(url, pool_pre_ping=True, future=True)
         path = url.split("sqlite:///", 1)[-1]
-        if path and path != ":memory:":
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreUnavailableError(
-                    path, f"cannot create its folder ({exc.strerror})",
-                    "set NBMLOPS_HOME to a writable folder",
-                ) from exc
+        if path and path != ":memory:" and not path.startswith("file:") and "?" not in path:
+            url = self._prepare_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -84,6 +83,27 @@ class SqlBase(BaseStore):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
+
+    def _prepare_file(self, db: Path) -> str:
+        """Create, refuse or open read-only the SQLite file ``db``; return the URL to open."""
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                str(db), f"cannot create its folder ({exc.strerror})",
+                "set NBMLOPS_HOME to a writable folder",
+            ) from exc
+        if not db.exists() and os.access(db.parent, os.W_OK):
+            _create_sqlite(db)
+        if db.exists() and db.stat().st_size == 0:
+            # SQLite would take an empty file for a new database and silently start over,
+            # orphaning every blob the lost database pointed to.
+            raise StoreUnavailableError(self.url, "the database file is corrupted (it is empty, "
+                                        "0 bytes)", "restore it from a backup or move it away")
+        if db.exists() and not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
+            self.read_only = True
+            return _read_only_url(db)
+        return f"sqlite:///{db}"
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
@@ -126,3 +146,41 @@ class SqlBase(BaseStore):
         if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
             raise RunNotFound(run_id)
 
+
+
+def _create_sqlite(db: Path) -> None:
+    """Create an empty WAL-mode database at ``db`` without ever showing a 0-byte file there.
+
+    The file is built under a temporary name and hard-linked into place, so a process
+    opening the store at the same moment sees either no file or a valid database (a
+    0-byte ``nbmlops.db`` is refused as corrupted).
+    """
+    tmp = db.with_name(f".{db.name}.{uuid.uuid4().hex}.new")
+    try:
+        conn = sqlite3.connect(tmp)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.close()
+        try:
+            os.link(tmp, db)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        except OSError:  # a filesystem without hard links
+            if not db.exists():
+                os.replace(tmp, db)
+    except (OSError, sqlite3.Error):
+        pass  # let SQLite's own open report the problem
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def _read_only_url(db: Path) -> str:
+    """Return the URL opening ``db`` read-only.
+
+    SQLite cannot open a WAL database read-only unless its ``-wal`` and ``-shm`` files
+    exist (they are removed when the last writer closes cleanly) or the file is opened
+    as immutable; immutable reads do not see changes made while the store is open.
+    """
+    wal = db.with_name(db.name + "-wal").exists() and db.with_name(db.name + "-shm").exists()
+    flags = "mode=ro" if wal else "mode=ro&immutable=1"
+    return f"sqlite:///file:{quote(str(db))}?{flags}&uri=true"

@@ -355,6 +355,27 @@ class StoreContract:
         finally:
             again.close()
 
+    def test_reopen_of_a_current_store_only_reads(self, store: SqlStore,
+                                                  reopen: Reopen) -> None:
+        """Opening a store that needs no migration takes no write lock (read-only disks)."""
+        from sqlalchemy import Engine, event
+
+        statements: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement.upper())
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            again = reopen()
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+        again.close()
+        writes = [st for st in statements
+                  if st.startswith(("BEGIN IMMEDIATE", "CREATE", "INSERT", "UPDATE"))
+                  or "ADVISORY" in st]
+        assert statements and writes == []
+
     def test_reopen_adds_tables_a_newer_build_knows(self, store: SqlStore,
                                                     reopen: Reopen) -> None:
         """A store written before a table existed gets it on open, keeping its data."""
