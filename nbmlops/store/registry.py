@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from nbmlops.errors import ConflictError, ModelNotFound, ModelVersionConflict
 from nbmlops.store import schema as s
+from nbmlops.store._upsert import insert_if_absent
 from nbmlops.store.sql import SqlStore
 
 
@@ -40,8 +41,8 @@ class RegistryStore:
     def _ensure_model(self, conn: Connection, name: str, description: str | None) -> None:
         rm = s.registered_models
         if conn.execute(select(rm.c.name).where(rm.c.name == name)).first() is None:
-            conn.execute(insert(rm).values(name=name, description=description,
-                                           created_at=time.time()))
+            insert_if_absent(conn, rm, dict(name=name, description=description,
+                                            created_at=time.time()))
 
     def _lock_model(self, conn: Connection, name: str) -> None:
         # PostgreSQL: serialise version allocation per model. SQLite already holds

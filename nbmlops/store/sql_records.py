@@ -13,6 +13,7 @@ from nbmlops.errors import (
     ArtifactNotFound,
 )
 from nbmlops.store import schema as s
+from nbmlops.store._upsert import insert_if_absent
 from nbmlops.store.sqlbase import SqlBase, _dt
 
 
@@ -55,14 +56,11 @@ class RecordsMixin(SqlBase):
         """Store a dataset fingerprint (once) and link it to a run."""
         with self._write() as conn:
             self._require_run(conn, run_id)
-            d = s.datasets
-            if conn.execute(select(d.c.fingerprint)
-                            .where(d.c.fingerprint == info.fingerprint)).first() is None:
-                conn.execute(insert(d).values(
-                    fingerprint=info.fingerprint, kind=info.kind, shape=json.dumps(info.shape),
-                    columns=json.dumps(info.columns), dtypes=json.dumps(info.dtypes),
-                    stats=json.dumps(info.stats, default=str), created_at=time.time(),
-                ))
+            insert_if_absent(conn, s.datasets, dict(
+                fingerprint=info.fingerprint, kind=info.kind, shape=json.dumps(info.shape),
+                columns=json.dumps(info.columns), dtypes=json.dumps(info.dtypes),
+                stats=json.dumps(info.stats, default=str), created_at=time.time(),
+            ))
             rd = s.run_datasets
             conn.execute(rd.delete().where(rd.c.run_id == run_id, rd.c.name == info.name,
                                            rd.c.role == info.role))
@@ -88,15 +86,13 @@ class RecordsMixin(SqlBase):
         if env_hash in self._known_envs:
             return
         with self._write() as conn:
-            if conn.execute(select(e.c.hash).where(e.c.hash == env_hash)).first():
-                self._known_envs.add(env_hash)
-                return
-            conn.execute(insert(e).values(
-                hash=env_hash, python_version=env["python_version"], platform=env["platform"],
-                packages=json.dumps(env["packages"]), imported=json.dumps(env["imported"]),
-                upgraded=json.dumps(env["upgraded"]), variables=json.dumps(env["variables"]),
-                created_at=time.time(),
-            ))
+            if not conn.execute(select(e.c.hash).where(e.c.hash == env_hash)).first():
+                insert_if_absent(conn, e, dict(
+                    hash=env_hash, python_version=env["python_version"],
+                    platform=env["platform"], packages=json.dumps(env["packages"]),
+                    imported=json.dumps(env["imported"]), upgraded=json.dumps(env["upgraded"]),
+                    variables=json.dumps(env["variables"]), created_at=time.time(),
+                ))
         self._known_envs.add(env_hash)
 
     def get_environment(self, env_hash: str) -> dict[str, Any]:

@@ -35,7 +35,8 @@ class RunsMixin(SqlBase):
             assert pk is not None  # a single-row INSERT always reports its primary key
             return int(pk[0])
         # PostgreSQL: two sessions may create the same experiment at once; let one win
-        # instead of failing the other's create_run with a unique violation.
+        # instead of failing the other's create_run with a unique violation (the name is
+        # unique, not the primary key, hence no insert_if_absent here).
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         conn.execute(pg_insert(s.experiments).values(name=name, created_at=time.time())
