@@ -3,6 +3,8 @@
 ``IPython.core.magic_arguments`` is not annotated, and ``line_magic``/``cell_magic`` are
 annotated as returning ``_F | Callable[[_F], _F]`` with ``_F`` unbound, which type
 checkers read as a decorator that accepts nothing. These aliases only re-type them.
+``parse_argstring`` also drops a trailing ``# comment`` (see ``strip_comment``), as every
+nbmlops magic does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any, Protocol, TypeVar, cast, overload
 from IPython.core import magic as _magic
 from IPython.core import magic_arguments as _magic_arguments
 
-__all__ = ["argument", "cell_magic", "line_magic", "magic_arguments", "parse_argstring"]
+__all__ = [
+    "argument", "cell_magic", "line_magic", "magic_arguments", "parse_argstring", "strip_comment",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -39,5 +43,34 @@ line_magic = cast(MagicMarker, _magic.line_magic)
 cell_magic = cast(MagicMarker, _magic.cell_magic)
 magic_arguments = cast(Callable[[], Decorator], _magic_arguments.magic_arguments)
 argument = cast(Callable[..., Decorator], _magic_arguments.argument)
-parse_argstring = cast(Callable[[Callable[..., Any], str], argparse.Namespace],
-                       _magic_arguments.parse_argstring)
+
+
+def strip_comment(line: str) -> str:
+    """Return a magic's line without its trailing ``# comment``.
+
+    A comment starts at a ``#`` outside quotes that begins a word (at the start of the line
+    or after whitespace), as in a shell; so ``%deploy churn@production  # HTTP service``
+    and ``%runs params.tag = 'a # b'`` both mean what a reader expects, and ``run#2`` stays
+    a value.
+    """
+    quote: str | None = None
+    escaped = False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line
+
+
+def parse_argstring(magic_func: Callable[..., Any], line: str) -> argparse.Namespace:
+    """Return the parsed arguments of ``line`` (its trailing comment removed)."""
+    parse = cast(Callable[[Callable[..., Any], str], argparse.Namespace],
+                 _magic_arguments.parse_argstring)
+    return parse(magic_func, strip_comment(line))

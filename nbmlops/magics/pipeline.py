@@ -9,7 +9,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class
 
 from nbmlops.errors import NbmlopsError
-from nbmlops.magics._ipython import argument, line_magic, magic_arguments, parse_argstring
+from nbmlops.magics._ipython import (
+    argument,
+    line_magic,
+    magic_arguments,
+    parse_argstring,
+    strip_comment,
+)
 
 
 @magics_class
@@ -57,7 +63,7 @@ class PipelineMagics(Magics):
         Returns the Reproduction; its summary says what matched and what code or
         environment changed since the run.
         """
-        words = shlex.split(line)
+        words = shlex.split(strip_comment(line))
         if not words:
             raise UsageError("usage: %reproduce RUN_ID [--rtol R] [--atol A]")
         options = dict(zip(words[1::2], words[2::2], strict=False))

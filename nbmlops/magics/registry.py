@@ -14,6 +14,7 @@ from nbmlops.magics._ipython import (
     line_magic,
     magic_arguments,
     parse_argstring,
+    strip_comment,
 )
 
 
@@ -55,7 +56,7 @@ class RegistryMagics(Magics):
                                 unsafe_pickle=args.unsafe_pickle)
             if args.alias:
                 mv = set_alias(mv.name, args.alias, mv.version,
-                               reason=f"set by %register {line.strip()}")
+                               reason=f"set by %register {strip_comment(line).strip()}")
         except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
         return mv

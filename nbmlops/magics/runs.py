@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class, no_var_expand
 
 from nbmlops.errors import NbmlopsError
-from nbmlops.magics._ipython import line_magic
+from nbmlops.magics._ipython import line_magic, strip_comment
 
 _OPTION = re.compile(r"\s*(-e|--experiment|-n|--max)(?:\s+|=)(\S+)")
 
@@ -24,7 +24,7 @@ def parse_runs_line(line: str) -> tuple[str | None, int | None, str | None]:
     """
     experiment: str | None = None
     max_results: int | None = None
-    rest = line
+    rest = strip_comment(line)
     while match := _OPTION.match(rest):
         flag, value = match.groups()
         if flag in ("-e", "--experiment"):
@@ -73,7 +73,7 @@ class RunsMagics(Magics):
 
             %nbmlops
         """
-        if line.strip():
+        if strip_comment(line).strip():
             raise UsageError("%nbmlops takes no arguments; it shows the store and settings")
         try:
             return status_table(self.shell)

@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, magics_class, no_var_expand
 
 from nbmlops.entities import RunStatus
 from nbmlops.errors import NbmlopsError, ValidationError
-from nbmlops.magics._ipython import argument, cell_magic, magic_arguments
+from nbmlops.magics._ipython import argument, cell_magic, magic_arguments, strip_comment
 from nbmlops.names import validate_key, validate_name
 from nbmlops.tracking.cellcode import CellCode, analyze
 from nbmlops.tracking.datasets import is_dataset
@@ -148,6 +148,7 @@ class TrackMagics(Magics):
         (provenance). ``nbmlops.log_*`` calls in the cell go to this run.
         """
         __tracebackhide__ = True
+        line = strip_comment(line)
         try:  # POSIX quoting, so that --params "n=len(X) * 2" arrives without its quotes
             argv = shlex.split(line)
         except ValueError as exc:
