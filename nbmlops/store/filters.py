@@ -10,6 +10,10 @@ Grammar (keywords case-insensitive)::
     literal    := number | 'text' | "text"
 
 Keys containing other characters may be back-quoted: ``metrics.`val loss```.
+
+An expression is bounded: at most ``MAX_FILTER_CHARS`` characters, ``MAX_DEPTH`` nested
+parentheses and ``MAX_COMPARISONS`` comparisons; beyond them it is refused with a
+FilterError (instead of exhausting Python's recursion or SQLite's expression depth).
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ ATTRIBUTES = {
     "provenance": "provenance_status",
     "parent_run_id": "parent_run_id",
 }
+#: limits on one filter expression (a user-given size: bounded like every other)
+MAX_FILTER_CHARS = 10_000
+MAX_DEPTH = 50
+MAX_COMPARISONS = 200
+#: at most this many ``order_by`` items
+MAX_ORDER_BY = 20
 _OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 _TOKEN = re.compile(
@@ -81,6 +91,11 @@ class BoolOp:
 Node = Union[Comparison, BoolOp]
 
 
+def _shown(expr: str, limit: int = 80) -> str:
+    """Return ``expr`` shortened for a one-line message."""
+    return expr if len(expr) <= limit else expr[:limit] + "…"
+
+
 def _tokenize(expr: str) -> list[tuple[str, str, int]]:
     tokens: list[tuple[str, str, int]] = []
     pos = 0
@@ -99,9 +114,14 @@ def _tokenize(expr: str) -> list[tuple[str, str, int]]:
 
 class _Parser:
     def __init__(self, expr: str) -> None:
+        if len(expr) > MAX_FILTER_CHARS:
+            raise FilterError(_shown(expr), f"the expression is {len(expr):,} characters "
+                              f"long; filters hold at most {MAX_FILTER_CHARS:,}")
         self.expr = expr
         self.tokens = _tokenize(expr)
         self.i = 0
+        self.depth = 0
+        self.comparisons = 0
 
     def _peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -144,14 +164,29 @@ class _Parser:
     def _atom(self) -> Node:
         kind, text, pos = self._next("a column such as metrics.acc")
         if kind == "lp":
-            node = self._or()
-            kind, text, p2 = self._next("')'")
-            if kind != "rp":
-                raise FilterError(self.expr, f"expected ')' but found {text!r}", p2)
-            return node
+            return self._group(pos)
         if kind != "ident":
             raise FilterError(self.expr, f"expected a column such as metrics.acc, got {text!r}",
                               pos)
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise FilterError(_shown(self.expr), f"more than {MAX_COMPARISONS} comparisons; "
+                              "split the query or filter the frame in pandas", pos)
+        return self._comparison(text, pos)
+
+    def _group(self, pos: int) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterError(_shown(self.expr), f"parentheses nested more than {MAX_DEPTH} deep",
+                              pos)
+        node = self._or()
+        kind, text, p2 = self._next("')'")
+        if kind != "rp":
+            raise FilterError(self.expr, f"expected ')' but found {text!r}", p2)
+        self.depth -= 1
+        return node
+
+    def _comparison(self, text: str, pos: int) -> Comparison:
         prefix, key = _split_column(self.expr, text, pos)
         op_tok = self._next("an operator (=, !=, <, <=, >, >=, like)")
         if op_tok[0] == "op":
@@ -212,72 +247,93 @@ def _to_epoch(expr: str, value: Any, pos: int) -> float:
     return dt.timestamp()
 
 
+def _cmp(col: Any, op: str, value: Any) -> Any:
+    if op == "like":
+        return col.like(value)
+    if op == "ilike":
+        return col.ilike(value)
+    return col.op(op)(value)
+
+
 def compile_filter(
     expr: str,
     node: Node,
     known_keys: Callable[[str], KeySet],
 ) -> Any:
     """Return a SQLAlchemy boolean clause over ``runs`` for a parsed expression."""
-    from sqlalchemy import and_, exists, or_, select
+    return _Compiler(expr, known_keys).visit(node)
 
-    from nbmlops.store import schema as s
 
-    def cmp(col: Any, op: str, value: Any) -> Any:
-        if op == "like":
-            return col.like(value)
-        if op == "ilike":
-            return col.ilike(value)
-        return col.op(op)(value)
+class _Compiler:
+    """Turns a parsed expression into SQL, checking keys and value types on the way."""
 
-    def visit(n: Node) -> Any:
+    def __init__(self, expr: str, known_keys: Callable[[str], KeySet]) -> None:
+        self.expr, self.known_keys = expr, known_keys
+
+    def visit(self, n: Node) -> Any:
+        from sqlalchemy import and_, or_
+
         if isinstance(n, BoolOp):
-            parts = [visit(i) for i in n.items]
+            parts = [self.visit(i) for i in n.items]
             return and_(*parts) if n.op == "and" else or_(*parts)
-        if n.prefix in {"metrics", "params", "tags"}:
-            known = known_keys(n.prefix)
-            if n.key not in known:
-                hint = ", ".join(sorted(known)[:20]) or "none logged yet"
-                raise FilterError(
-                    expr, f"unknown {n.prefix[:-1]} {n.key!r}; known {n.prefix}: {hint}", n.position
-                )
-        if n.prefix == "metrics":
-            if not isinstance(n.value, float) or n.op in {"like", "ilike"}:
-                raise FilterError(expr, f"metrics.{n.key} compares with numbers only", n.position)
-            t = s.latest_metrics
-            return exists(
-                select(1).where(t.c.run_id == s.runs.c.id, t.c.key == n.key,
-                                cmp(t.c.value, n.op, n.value))
-            )
-        if n.prefix == "params":
-            t = s.params
-            if isinstance(n.value, float) and n.op not in {"like", "ilike"}:
-                cond = cmp(t.c.value_num, n.op, n.value)
-            else:
-                cond = cmp(t.c.value, n.op, str(n.value))
-            return exists(select(1).where(t.c.run_id == s.runs.c.id, t.c.key == n.key, cond))
-        if n.prefix == "tags":
-            t = s.tags
-            return exists(
-                select(1).where(t.c.run_id == s.runs.c.id, t.c.key == n.key,
-                                cmp(t.c.value, n.op, str(n.value)))
-            )
-        return _attribute(n)
+        if n.prefix == "attributes":
+            return self._attribute(n)
+        self._check_key(n)
+        return {"metrics": self._metric, "params": self._param, "tags": self._tag}[n.prefix](n)
 
-    def _attribute(n: Comparison) -> Any:
+    def _check_key(self, n: Comparison) -> None:
+        known = self.known_keys(n.prefix)
+        if n.key not in known:
+            hint = ", ".join(sorted(known)[:20]) or "none logged yet"
+            raise FilterError(self.expr, f"unknown {n.prefix[:-1]} {n.key!r}; known "
+                              f"{n.prefix}: {hint}", n.position)
+
+    @staticmethod
+    def _exists(table: Any, key: str, cond: Any) -> Any:
+        from sqlalchemy import exists, select
+
+        from nbmlops.store import schema as s
+
+        return exists(select(1).where(table.c.run_id == s.runs.c.id, table.c.key == key, cond))
+
+    def _metric(self, n: Comparison) -> Any:
+        from nbmlops.store import schema as s
+
+        if not isinstance(n.value, float) or n.op in {"like", "ilike"}:
+            raise FilterError(self.expr, f"metrics.{n.key} compares with numbers only",
+                              n.position)
+        t = s.latest_metrics
+        return self._exists(t, n.key, _cmp(t.c.value, n.op, n.value))
+
+    def _param(self, n: Comparison) -> Any:
+        from nbmlops.store import schema as s
+
+        t = s.params
+        if isinstance(n.value, float) and n.op not in {"like", "ilike"}:
+            return self._exists(t, n.key, _cmp(t.c.value_num, n.op, n.value))
+        return self._exists(t, n.key, _cmp(t.c.value, n.op, str(n.value)))
+
+    def _tag(self, n: Comparison) -> Any:
+        from nbmlops.store import schema as s
+
+        return self._exists(s.tags, n.key, _cmp(s.tags.c.value, n.op, str(n.value)))
+
+    def _attribute(self, n: Comparison) -> Any:
+        from nbmlops.store import schema as s
+
         if n.key in {"start_time", "end_time"}:
-            return cmp(s.runs.c[n.key], n.op, _to_epoch(expr, n.value, n.position))
+            return _cmp(s.runs.c[n.key], n.op, _to_epoch(self.expr, n.value, n.position))
         if n.key == "duration":
             if not isinstance(n.value, float):
-                raise FilterError(expr, "duration compares with seconds (a number)", n.position)
-            return cmp(s.runs.c.end_time - s.runs.c.start_time, n.op, n.value)
+                raise FilterError(self.expr, "duration compares with seconds (a number)",
+                                  n.position)
+            return _cmp(s.runs.c.end_time - s.runs.c.start_time, n.op, n.value)
         value = n.value
         if n.key == "status":
             value = str(value).upper()
         elif isinstance(value, float):
-            raise FilterError(expr, f"{n.key} compares with quoted text", n.position)
-        return cmp(s.runs.c[n.key], n.op, value)
-
-    return visit(node)
+            raise FilterError(self.expr, f"{n.key} compares with quoted text", n.position)
+        return _cmp(s.runs.c[n.key], n.op, value)
 
 
 def compile_order_by(items: list[str], known_keys: Callable[[str], KeySet]) -> list[Any]:
@@ -286,6 +342,9 @@ def compile_order_by(items: list[str], known_keys: Callable[[str], KeySet]) -> l
 
     from nbmlops.store import schema as s
 
+    if len(items) > MAX_ORDER_BY:
+        raise FilterError(_shown(", ".join(items)), f"{len(items)} order_by items; "
+                          f"at most {MAX_ORDER_BY}")
     clauses = []
     for item in items:
         parts = item.strip().split()

@@ -301,6 +301,32 @@ class StoreContract:
         assert info.value.position == position
         assert info.value.expression == expr
 
+    def test_filter_sizes_are_bounded(self, store: SqlStore, populated: dict[str, str]) -> None:
+        """Depth, comparisons, length and order_by items are refused past their limits."""
+        from nbmlops.store import filters as f
+
+        def nested(depth: int) -> str:
+            return "(" * depth + "metrics.acc > 0.5" + ")" * depth
+
+        at_limits = [nested(f.MAX_DEPTH),
+                     " or ".join(["metrics.acc > 2"] * (f.MAX_COMPARISONS - 1)
+                                 + ["metrics.acc > 0.5"])]
+        expected = _ids(store.search_runs(filter="metrics.acc > 0.5"))
+        for expr in at_limits:
+            assert _ids(store.search_runs(filter=expr)) == expected
+        over = [(nested(2000), "nested more than 50 deep"),
+                (nested(f.MAX_DEPTH + 1), "nested more than 50 deep"),
+                (" or ".join(["metrics.acc > 0.5"] * (f.MAX_COMPARISONS + 1)),
+                 "more than 200 comparisons"),
+                ("metrics.acc > 0.5" + " " * f.MAX_FILTER_CHARS, "at most 10,000")]
+        for expr, match in over:
+            with pytest.raises(FilterError, match=match) as info:
+                store.search_runs(filter=expr)
+            assert "\n" not in str(info.value) and len(str(info.value)) < 300
+        with pytest.raises(FilterError, match="at most 20"):
+            store.search_runs(order_by=["start_time"] * (f.MAX_ORDER_BY + 1))
+        assert len(store.search_runs()) == 4
+
     def test_order_by_errors(self, store: SqlStore, populated: dict[str, str]) -> None:
         with pytest.raises(FilterError, match="unknown metric 'f1'"):
             store.search_runs(order_by=["metrics.f1 DESC"])
