@@ -151,22 +151,21 @@ def _model_argument(name: str, run: str, ns: dict[str, Any]) -> Any:
     A variable already logged by ``%%track`` (an artifact of the same name) is not logged
     twice; any other variable holding a model is.
     """
-    from nbmlops.registry.versions import _resolve_run
+    from nbmlops.tracking.api import resolve_run
 
     value = ns.get(name)
     if value is None or isinstance(value, str):
         return name
-    source = _resolve_run(run)
+    source = resolve_run(run)
     if any(a.name == name for a in source.artifacts):
         return name
     return value
 
 
 def _alias_target(name: str, alias: str) -> int | None:
-    from nbmlops.registry.versions import _registry
+    from nbmlops.registry.aliases import model_aliases
 
-    reg, _ = _registry()
-    return reg.aliases(name).get(alias)
+    return model_aliases(name).get(alias)
 
 
 def load_ipython_extension(ipython: Any) -> None:

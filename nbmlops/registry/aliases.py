@@ -22,6 +22,13 @@ class PromotionBlocked(ValidationError):
     """A promotion was refused because the version's latest checks did not all pass."""
 
 
+def model_aliases(name: str) -> dict[str, int]:
+    """Return ``{alias: version}`` for the model ``name`` (empty when it has no aliases)."""
+    validate_name(name, "model")
+    reg, _ = _registry()
+    return reg.aliases(name)
+
+
 def set_alias(name: str, alias: str, version: int | str, reason: str | None = None,
               *, force: bool = False) -> ModelVersion:
     """Point ``name@alias`` at ``version`` (recorded in the audit log); return that version."""

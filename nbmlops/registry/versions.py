@@ -110,7 +110,8 @@ def _to_version(row: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
     )
 
 
-def _resolve_run(run: str | Run | None) -> Run:
+def resolve_run(run: str | Run | None) -> Run:
+    """Return the Run ``run`` names: a Run, a run id, or "last"/None (active, else latest)."""
     from nbmlops.tracking import active
     from nbmlops.tracking.api import get_run, last_run
     from nbmlops.tracking.run import Run as RunCls
@@ -175,7 +176,7 @@ def register_model(
 
     validate_name(name, "model")
     tag_values = {validate_key(k, "tag"): to_tag(k, v) for k, v in (tags or {}).items()}
-    source = _resolve_run(run)
+    source = resolve_run(run)
     if not isinstance(model, str):
         model = _log_object(source, model, artifact, input_example=input_example,
                             unsafe_pickle=unsafe_pickle, trusted=trusted)

@@ -6,7 +6,7 @@ import pytest
 
 import nbmlops
 from nbmlops.errors import InvalidNameError, ModelNotFound, ValidationError
-from nbmlops.registry.aliases import PromotionBlocked, previous_version
+from nbmlops.registry.aliases import PromotionBlocked, model_aliases, previous_version
 from nbmlops.registry.versions import _registry, current_user
 
 
@@ -38,6 +38,16 @@ def test_alias_moves_are_audited(two_versions) -> None:
     assert str(hist["at"].dt.tz) == "UTC"
     with pytest.raises(ModelNotFound, match="churn@production"):
         nbmlops.get_model_version("churn@production")
+
+
+def test_model_aliases_maps_each_alias_to_its_version(two_versions) -> None:
+    assert model_aliases("churn") == {}
+    nbmlops.set_alias("churn", "staging", 2)
+    nbmlops.set_alias("churn", "production", 1)
+    assert model_aliases("churn") == {"production": 1, "staging": 2}
+    assert model_aliases("unknown-model") == {}
+    with pytest.raises(InvalidNameError, match="model"):
+        model_aliases("no such/model")
 
 
 def test_alias_pointing_nowhere_changes_nothing(two_versions, store_snapshot) -> None:
