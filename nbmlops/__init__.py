@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from nbmlops.tracking.info import StoreInfo, store_info
     from nbmlops.tracking.paging import RunsPage, experiments, runs_page
     from nbmlops.tracking.run import Run
+    from nbmlops.widgets.dashboard import dashboard
 
 #: public name -> module that defines it (imported lazily, on first attribute access)
 _EXPORTS: dict[str, str] = {
@@ -64,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "alias_history": "nbmlops.registry.aliases",
     "compare_versions": "nbmlops.registry.versions",
     "delete_alias": "nbmlops.registry.aliases",
+    "dashboard": "nbmlops.widgets.dashboard",
     "deploy": "nbmlops.serving.deployments",
     "get_model_version": "nbmlops.registry.versions",
     "lineage": "nbmlops.registry.lineage",
@@ -102,6 +104,7 @@ __all__ = [
     "active_run",
     "alias_history",
     "compare_versions",
+    "dashboard",
     "delete_alias",
     "deploy",
     "diff_runs",

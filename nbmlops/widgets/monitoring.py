@@ -1,0 +1,242 @@
+"""The Monitoring panel: drift per feature now and over time, live accuracy, alert events.
+
+It reads only the public monitoring API (:func:`nbmlops.monitor` and, where this
+version has them, ``monitor_history`` and the alert events) and says so when a part is
+not available instead of failing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from nbmlops.widgets import _render as r
+from nbmlops.widgets._panel import Panel
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+WINDOWS = [("last hour", "1h"), ("last day", "1d"), ("last 7 days", "7d"), ("all traffic", "")]
+_SECONDS = {"1h": 3600.0, "1d": 86400.0, "7d": 604800.0}
+
+
+class MonitoringPanel(Panel):
+    """Monitoring of a deployment's model: pick it in ``.deployment`` and ``.window``.
+
+    ``.report`` is the :func:`nbmlops.monitor` report shown; ``.drift`` its per-feature
+    table, ``.history`` the stored drift/accuracy over time and ``.alerts`` the alert
+    events (None where this version of nbmlops has no such API).
+    """
+
+    title = "Monitoring"
+
+    def __init__(self, *, refresh: float | None = None, **kwargs: Any) -> None:
+        self.report: Any = None
+        self.drift: pd.DataFrame | None = None
+        self.history: pd.DataFrame | None = None
+        self.alerts: pd.DataFrame | None = None
+        self._quiet = False
+        super().__init__(refresh=refresh, **kwargs)
+
+    def _build(self) -> list[Any]:
+        self.deployment = w.Dropdown(options=[], description="model",
+                                     layout=w.Layout(width="360px"))
+        self.window = w.Dropdown(options=WINDOWS, value="1d", description="window",
+                                 layout=w.Layout(width="220px"))
+        self.summary = w.HTML()
+        self.drift_chart = w.Image(format="png", layout=w.Layout(max_width="640px"))
+        self.drift_table = w.HTML(layout=w.Layout(max_height="320px", overflow="auto"))
+        self.history_chart = w.Image(format="png", layout=w.Layout(max_width="640px"))
+        self.history_note = w.HTML()
+        self.alerts_html = w.HTML()
+        self.deployment.observe(self._on_choice, names="value")
+        self.window.observe(self._on_choice, names="value")
+        return [w.HBox([self.deployment, self.window], layout=w.Layout(flex_flow="row wrap")),
+                self.summary, self.drift_chart, self.drift_table, self.history_chart,
+                self.history_note, self.alerts_html]
+
+    def _on_choice(self, change: Any) -> None:
+        if not self._quiet:
+            self.guard(self._load_report)
+
+    def _load(self) -> None:
+        from nbmlops.serving.deployments import list_deployments
+
+        deps = list_deployments(include_stopped=True)
+        options: dict[str, str] = {}
+        for d in deps:
+            ref = d.ref if "@" in d.ref or "/" in d.ref else f"{d.model}/{d.version}"
+            options.setdefault(ref, f"{d.name} · {ref} ({d.status})")
+        previous = self.deployment.value
+        self._quiet = True
+        try:
+            self.deployment.options = [(label, ref) for ref, label in options.items()]
+            self.deployment.value = previous if previous in options else \
+                (next(iter(options)) if options else None)
+        finally:
+            self._quiet = False
+        self._load_report()
+
+    def _load_report(self) -> None:
+        ref = self.deployment.value
+        self._clear()
+        if not ref:
+            self.summary.value = r.message(
+                "Nothing to monitor yet: deploy a model (%deploy NAME@production), send it "
+                "traffic, then press Refresh.")
+            return
+        self.report = _monitor(ref, self.window.value)
+        self.summary.value = _summary(self.report)
+        self.drift = _drift_table(self.report)
+        if self.drift is not None and len(self.drift):
+            self._show_drift(self.drift)
+        self.history = _history(ref)
+        self._show_history()
+        self.alerts = _alert_events(ref.split("@")[0].split("/")[0])
+        if self.alerts is not None and len(self.alerts):
+            self.alerts_html.value = r.heading("Alert events") + _frame_table(self.alerts)
+
+    def _clear(self) -> None:
+        self.report = self.drift = self.history = self.alerts = None
+        self.summary.value = self.drift_table.value = self.history_note.value = ""
+        self.alerts_html.value = ""
+        self.drift_chart.value = self.history_chart.value = b""
+
+    def _show_drift(self, table: pd.DataFrame) -> None:
+        effect = "effect" if "effect" in table.columns else "psi"
+        flagged = [str(c) for c, v in zip(table["column"], _verdicts(table), strict=True)
+                   if v == "drift"]
+        values = [0.0 if _nan(x) else float(x) for x in table[effect]]
+        self.drift_chart.value = r.bars_png([str(c) for c in table["column"]], values,
+                                            title=f"drift per feature ({effect}); red = drift",
+                                            flagged=flagged)
+        shown = [c for c in ("column", "kind", "test", "statistic", "p_adjusted", "psi",
+                             "effect", "verdict", "drift", "n_current", "note")
+                 if c in table.columns]
+        self.drift_table.value = _frame_table(table[shown], verdict=True)
+
+    def _show_history(self) -> None:
+        h = self.history
+        if h is None:
+            self.history_note.value = r.message(
+                "drift over time needs nbmlops.monitor_history (not in this version)")
+            return
+        if len(h) < 2:
+            self.history_note.value = r.message(
+                "drift over time: fewer than two stored snapshots yet (each nbmlops.monitor() "
+                "call, e.g. a scheduled check, stores one)")
+            return
+        series = {k: [math.nan if _nan(v) else float(v) for v in h[k]]
+                  for k in ("drift_share", "accuracy") if k in h.columns}
+        self.history_chart.value = r.lines_png(list(h["time"]), series,
+                                               title="drift share and live accuracy over time")
+
+    def snapshot_html(self) -> str:
+        """Return the summary, drift chart and table, history chart and alerts."""
+        parts = [r.heading(self.title, str(self.deployment.value or "")), self.message.value,
+                 self.summary.value, r.img(self.drift_chart.value, "drift per feature"),
+                 self.drift_table.value, r.img(self.history_chart.value, "drift over time"),
+                 self.history_note.value, self.alerts_html.value]
+        return f"<div class='nbmlops-monitoring-panel'>{''.join(parts)}</div>"
+
+
+def _monitor(ref: str, window: str) -> Any:
+    """Call nbmlops.monitor with the arguments this version accepts (no stored snapshot)."""
+    from nbmlops.monitoring.report import monitor
+
+    params = inspect.signature(monitor).parameters
+    kwargs: dict[str, Any] = {}
+    if window:
+        if "window" in params:
+            kwargs["window"] = window
+        else:
+            kwargs["window_s"] = _SECONDS[window]
+    if "snapshot" in params:
+        kwargs["snapshot"] = False
+    return monitor(ref, **kwargs)
+
+
+def _summary(report: Any) -> str:
+    lat = getattr(report, "latency_ms", {}) or {}
+    acc = getattr(report, "accuracy", None)
+    labelled = getattr(report, "labelled_rows", 0)
+    err = getattr(report, "error_rate", None)
+    cells = [
+        ("requests", f"{report.requests:,}"), ("rows", f"{report.rows:,}"),
+        ("latency p50 / p95", " / ".join(f"{lat[k]:.1f} ms" for k in ("p50", "p95") if k in lat)
+         or "n/a"),
+        ("live accuracy", f"{acc:.3f} ({labelled:,} labelled)" if acc is not None
+         else "no feedback yet"),
+        ("error rate", "n/a" if err is None else f"{err:.2%}"),
+        ("drift reference", str(getattr(report, "reference", None) or "none")),
+    ]
+    body = "".join(f"<div style='margin-right:22px'><div style='color:{r.MUTED};"
+                   f"font-size:11px'>{escape(k)}</div><div style='font-size:15px'>"
+                   f"{escape(v)}</div></div>" for k, v in cells)
+    notes = "".join(r.message(n, "warn") for n in getattr(report, "notes", []) or [])
+    return (f"<div style='{r.FONT};display:flex;flex-wrap:wrap;margin:6px 0'>{body}</div>"
+            f"{notes}")
+
+
+def _drift_table(report: Any) -> pd.DataFrame | None:
+    table = getattr(report, "drift_table", None)
+    if table is None:
+        table = getattr(report, "drift", None)
+        table = getattr(table, "table", table)
+    return table if table is not None and hasattr(table, "columns") else None
+
+
+def _verdicts(table: pd.DataFrame) -> list[str]:
+    if "verdict" in table.columns:
+        return [str(v) for v in table["verdict"]]
+    if "drift" in table.columns:
+        return ["drift" if bool(v) else "no drift" for v in table["drift"]]
+    return [""] * len(table)
+
+
+def _history(ref: str) -> pd.DataFrame | None:
+    try:
+        fn = importlib.import_module("nbmlops.monitoring.report").monitor_history
+    except AttributeError:
+        return None
+    frame: pd.DataFrame = fn(ref)
+    return frame
+
+
+def _alert_events(model: str) -> pd.DataFrame | None:
+    import pandas as pd
+
+    try:
+        module = importlib.import_module("nbmlops.monitoring.alerts")
+    except ImportError:
+        return None
+    for name in ("alert_events", "events", "list_events"):
+        fn = getattr(module, name, None)
+        if callable(fn):
+            result = fn(model)
+            return result if isinstance(result, pd.DataFrame) else pd.DataFrame(result)
+    return None
+
+
+def _nan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _frame_table(frame: pd.DataFrame, *, verdict: bool = False) -> str:
+    verdicts = _verdicts(frame) if verdict else []
+    rows = []
+    for i, rec in enumerate(frame.to_dict("records")):
+        cells = []
+        for c, v in rec.items():
+            if verdict and c in ("verdict", "drift"):
+                cells.append(r.badge(verdicts[i]))
+            else:
+                cells.append(escape(r.fmt(v)))
+        rows.append(cells)
+    marked = [i for i, v in enumerate(verdicts) if v == "drift"]
+    return r.table([str(c) for c in frame.columns], rows, highlight=marked)
