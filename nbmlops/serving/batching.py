@@ -1,15 +1,28 @@
 """Micro-batching: concurrent single-row requests share one model call.
 
-No timer and no added latency: the first request of a loop iteration schedules a
-flush with ``call_soon``; every request parsed in the same iteration joins it.
-Under load, requests that arrived while the model was busy are therefore
-predicted together; an idle server predicts each request at once.
+One batch is in flight at a time. Requests that arrive while it runs queue up and
+form the next batch, so the batch size follows the load: an idle server predicts
+each request at once (no timer, no added latency), a busy one predicts everything
+that queued in one call.
+
+Two measured costs shape it (see ``benchmarks/bench_serving.py``):
+
+* a slow model (a 100-tree forest in scikit-learn: ~20 ms per call whether it
+  predicts 1 row or 32) runs in a helper thread, so the event loop keeps reading and
+  validating the requests that will make up the next batch; a fast one (onnxruntime,
+  ~0.1 ms) runs inline, where a thread hand-off would cost more than the call;
+* with a slow model, when the previous batches were larger than what has queued,
+  the next batch waits up to a tenth of a model call (at most ``max_wait``) for the
+  clients whose answers just went out to send their next request. Without it the
+  clients split into two groups that alternate, halving the batch size.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,52 +35,99 @@ if TYPE_CHECKING:
 
 _Pending = tuple["LoadedModel", "Batch", bool, "asyncio.Future[Outputs]"]
 
+#: a model call slower than this (seconds, moving average) runs in the helper thread
+OFFLOAD_AFTER = 0.001
+
 
 class MicroBatcher:
-    """Groups single-row predictions made in the same event-loop iteration."""
+    """Groups single-row predictions that arrive while the model is busy."""
 
-    def __init__(self, metrics: ServingMetrics | None = None, max_rows: int = 64) -> None:
+    def __init__(self, metrics: ServingMetrics | None = None, max_rows: int = 64,
+                 max_wait: float = 0.002) -> None:
         self.metrics = metrics
         self.max_rows = max_rows
+        self.max_wait = max_wait
         self._pending: list[_Pending] = []
-        self._scheduled = False
+        self._draining = False
+        self._task: asyncio.Task[None] | None = None
+        self._cost: dict[int, float] = {}  # id(runtime) -> moving average of one call (s)
+        self._size = 1.0  # moving average of the batch size
+        self._waiter: asyncio.Future[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     async def predict(self, model: LoadedModel, batch: Batch, proba: bool) -> Outputs:
         """Return the outputs for ``batch``, possibly computed together with other requests."""
         if batch.n_rows != 1:
-            return model.runtime.predict(batch.arrays, proba=proba)
+            return await self._call(model, batch.arrays, proba)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Outputs] = loop.create_future()
         self._pending.append((model, batch, proba, fut))
-        if len(self._pending) >= self.max_rows:
-            self._flush()
-        elif not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+        if self._waiter is not None and len(self._pending) >= self._size - 0.5:
+            _wake(self._waiter)
+        if not self._draining:
+            self._draining = True
+            self._task = loop.create_task(self._drain())
         return await fut
 
-    def _flush(self) -> None:
-        pending, self._pending, self._scheduled = self._pending, [], False
-        groups: dict[tuple[int, bool], list[_Pending]] = {}
-        for item in pending:  # a hot swap may leave two versions in one flush
-            groups.setdefault((id(item[0]), item[2]), []).append(item)
-        for items in groups.values():
-            self._run(items)
+    def _slow(self, model: LoadedModel) -> bool:
+        return self._cost.get(id(model.runtime), 0.0) > OFFLOAD_AFTER
 
-    def _run(self, items: list[_Pending]) -> None:
+    async def _drain(self) -> None:
+        try:
+            await asyncio.sleep(0)  # requests parsed in this loop iteration join the batch
+            while self._pending:
+                model = self._pending[0][0]
+                if self._slow(model) and len(self._pending) < min(self._size - 0.5,
+                                                                  self.max_rows):
+                    await self._gather(min(self.max_wait, self._cost[id(model.runtime)] / 10))
+                take, self._pending = (self._pending[:self.max_rows],
+                                       self._pending[self.max_rows:])
+                self._size = 0.8 * self._size + 0.2 * len(take)
+                groups: dict[tuple[int, bool], list[_Pending]] = {}
+                for item in take:  # a hot swap may leave two versions in one batch
+                    groups.setdefault((id(item[0]), item[2]), []).append(item)
+                for items in groups.values():
+                    await self._run(items)
+        finally:
+            self._draining = False
+
+    async def _gather(self, window: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        handle = loop.call_later(window, _wake, self._waiter)
+        try:
+            await self._waiter
+        finally:
+            handle.cancel()
+            self._waiter = None
+
+    async def _call(self, model: LoadedModel, arrays: dict[str, np.ndarray],
+                    proba: bool) -> Outputs:
+        """Run one model call, in the helper thread when the model is slow; time it."""
+        rt = model.runtime
+        if self._slow(model):
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="nbmlops-predict")
+            loop = asyncio.get_running_loop()
+            out: Outputs = await loop.run_in_executor(self._executor, _timed, rt, arrays, proba,
+                                                      self._cost)
+            return out
+        return _timed(rt, arrays, proba, self._cost)
+
+    async def _run(self, items: list[_Pending]) -> None:
         model, _, proba, _ = items[0]
         if self.metrics is not None:
             self.metrics.batch_rows.observe(len(items))
         if len(items) == 1:
-            _settle(items[0][3], lambda: model.runtime.predict(items[0][1].arrays, proba=proba))
+            await _settle(items[0][3], self._call(model, items[0][1].arrays, proba))
             return
         names = list(items[0][1].arrays)
         arrays = {c: np.concatenate([it[1].arrays[c] for it in items]) for c in names}
         try:
-            out = model.runtime.predict(arrays, proba=proba)
+            out = await self._call(model, arrays, proba)
         except Exception:  # one bad row must not fail its neighbours: predict them alone
             for m, b, p, fut in items:
-                _settle(fut, lambda m=m, b=b, p=p: m.runtime.predict(b.arrays, proba=p))
+                await _settle(fut, self._call(m, b.arrays, p))
             return
         for i, (_, _, _, fut) in enumerate(items):
             if not fut.done():
@@ -75,10 +135,27 @@ class MicroBatcher:
                 fut.set_result(Outputs(out.predictions[i:i + 1], probs))
 
 
-def _settle(fut: asyncio.Future[Outputs], call: object) -> None:
-    if fut.done():
-        return
+def _timed(rt: Any, arrays: dict[str, np.ndarray], proba: bool,
+           cost: dict[int, float]) -> Outputs:
+    t = time.perf_counter()
+    out: Outputs = rt.predict(arrays, proba=proba)
+    took = time.perf_counter() - t
+    key = id(rt)
+    cost[key] = took if key not in cost else 0.8 * cost[key] + 0.2 * took
+    return out
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _settle(fut: asyncio.Future[Outputs], call: Any) -> None:
     try:
-        fut.set_result(call())  # type: ignore[operator]
+        result = await call
     except Exception as exc:  # delivered to the awaiting request, which answers 500
-        fut.set_exception(exc)
+        if not fut.done():
+            fut.set_exception(exc)
+        return
+    if not fut.done():
+        fut.set_result(result)
