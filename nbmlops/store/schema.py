@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -325,4 +326,69 @@ pipeline_schedules = Table(
     Column("last_run_id", String(32)),
     Column("last_status", String(16)),
     Column("last_run_at", Float),
+)
+
+# monitoring -----------------------------------------------------------------
+# New tables only (additive): migrate() creates them in stores that lack them.
+
+drift_references = Table(
+    "drift_references",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),  # datasets.fingerprint
+    Column("payload", LargeBinary, nullable=False),  # DriftReference.to_bytes()
+    Column("created_at", Float, nullable=False),
+)
+
+monitor_snapshots = Table(
+    "monitor_snapshots",
+    metadata,
+    Column("id", BigInt, primary_key=True, autoincrement=True),
+    Column("model", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at", Float, nullable=False),  # when it was computed
+    Column("window_start", Float),  # the traffic window it covers
+    Column("window_end", Float),
+    Column("requests", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("drift_share", Float),
+    Column("accuracy", Float),
+    Column("latency_p95_ms", Float),
+    Column("error_rate", Float),
+    Column("drift", Text, nullable=False),  # JSON {column: verdict/effect/p}
+    Index("ix_monitor_snapshots_model", "model", "version", "at"),
+)
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String(250), nullable=False),  # registered model name
+    Column("ref", String(250), nullable=False),  # what is evaluated: name@alias or name/3
+    Column("metric", String(250), nullable=False),
+    Column("op", String(4), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("min_rows", Integer, nullable=False),
+    Column("window_s", Float),
+    Column("on_alert", Text),  # pipeline.yaml path run when the rule fires
+    Column("firing", Boolean, nullable=False, default=False),
+    Column("last_value", Float),
+    Column("last_checked_at", Float),
+    Column("created_at", Float, nullable=False),
+    Index("ix_alert_rules_model", "model"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("rule_id", String(32), nullable=False),
+    Column("model", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("rule", Text, nullable=False),  # "drift_share > 0.3" as it read when fired
+    Column("value", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("cleared_at", Float),
+    Column("pipeline_runs", Text, nullable=False),  # JSON [{name, run_id, status, error}]
+    Index("ix_alert_events_model", "model", "at"),
 )

@@ -226,6 +226,10 @@ class Run:
             raise ValidationError(f"dataset role {role!r} must be 'input' or 'output'")
         info = replace(fingerprint(data, name), role=role)
         self._store.add_dataset(self.id, info)
+        if info.kind == "dataframe":  # what monitoring compares served traffic with
+            from nbmlops.monitoring.reference import store_reference
+
+            store_reference(self._store, info.fingerprint, data)
         return info
 
     # lifecycle -----------------------------------------------------------------
