@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from nbmlops.tracking.info import StoreInfo, store_info
     from nbmlops.tracking.paging import RunsPage, experiments, runs_page
     from nbmlops.tracking.run import Run
-    from nbmlops.widgets.dashboard import dashboard
 
 #: public name -> module that defines it (imported lazily, on first attribute access)
 _EXPORTS: dict[str, str] = {
@@ -65,7 +64,6 @@ _EXPORTS: dict[str, str] = {
     "alias_history": "nbmlops.registry.aliases",
     "compare_versions": "nbmlops.registry.versions",
     "delete_alias": "nbmlops.registry.aliases",
-    "dashboard": "nbmlops.widgets.dashboard",
     "deploy": "nbmlops.serving.deployments",
     "get_model_version": "nbmlops.registry.versions",
     "lineage": "nbmlops.registry.lineage",
@@ -104,7 +102,6 @@ __all__ = [
     "active_run",
     "alias_history",
     "compare_versions",
-    "dashboard",
     "delete_alias",
     "deploy",
     "diff_runs",
@@ -158,3 +155,13 @@ def load_ipython_extension(ipython: Any) -> None:
     from nbmlops.magics import register
 
     register(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Tell jupyter_server where the sidebar's REST extension lives (imported only then)."""
+    return [{"module": "nbmlops.server_ext"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Tell ``jupyter labextension develop`` where the built sidebar extension is."""
+    return [{"src": "labextension", "dest": "nbmlops"}]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,29 @@ class Settings:
     def is_default_sqlite(self) -> bool:
         """Return whether the metadata store is the embedded SQLite file in ``home``."""
         return self.store_url == sqlite_url(self.home / "nbmlops.db")
+
+
+#: settings that resolve_settings() returns in this thread or task (see use_settings)
+_scoped: ContextVar[Settings | None] = ContextVar("nbmlops_settings", default=None)
+
+
+@contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Make argument-less ``resolve_settings()`` return ``settings`` in this thread/task only.
+
+    A server serving one store from its own root folder (the Jupyter server extension)
+    calls the core API inside this block instead of changing ``NBMLOPS_*`` for the process.
+    """
+    token = _scoped.set(settings)
+    try:
+        yield settings
+    finally:
+        _scoped.reset(token)
+
+
+def store_missing(settings: Settings) -> bool:
+    """Return whether ``settings`` name the default SQLite store and its file does not exist yet."""
+    return settings.is_default_sqlite and not (settings.home / "nbmlops.db").exists()
 
 
 def sqlite_url(path: Path) -> str:
@@ -61,7 +87,13 @@ def resolve_settings(
     store_url: str | None = None,
     artifact_url: str | None = None,
 ) -> Settings:
-    """Return the settings: explicit arguments win over ``NBMLOPS_*`` variables over discovery."""
+    """Return the settings: explicit arguments win over ``NBMLOPS_*`` variables over discovery.
+
+    Inside :func:`use_settings`, a call without arguments returns the scoped settings.
+    """
+    scoped = _scoped.get()
+    if scoped is not None and home is None and store_url is None and artifact_url is None:
+        return scoped
     home_raw = home or os.environ.get("NBMLOPS_HOME")
     home_path = Path(home_raw).expanduser().resolve() if home_raw else find_home()
     url = store_url or os.environ.get("NBMLOPS_STORE_URL") or sqlite_url(home_path / "nbmlops.db")

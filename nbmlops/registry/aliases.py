@@ -19,14 +19,17 @@ if TYPE_CHECKING:
 
 
 class PromotionBlocked(ValidationError):
-    """A promotion was refused because the version's latest checks did not all pass."""
+    """A promotion was refused because the version's latest checks did not all pass.
 
+    ``ref`` is the version refused and ``failed`` its failed check results (``[]`` when it
+    was never checked), each ``{"check", "passed", "value", "threshold", "detail"}``.
+    """
 
-def model_aliases(name: str) -> dict[str, int]:
-    """Return ``{alias: version}`` for the model ``name`` (empty when it has no aliases)."""
-    validate_name(name, "model")
-    reg, _ = _registry()
-    return reg.aliases(name)
+    def __init__(self, message: str, ref: str = "",
+                 failed: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.failed = list(failed or [])
 
 
 def set_alias(name: str, alias: str, version: int | str, reason: str | None = None,
@@ -55,19 +58,23 @@ def promote(name: str, version: int | str, to_alias: str, *, force: bool = False
     mv = get_model_version(f"{name}/{version}" if str(version).isdigit() else f"{name}@{version}")
     reg, _ = _registry()
     checks = reg.latest_checks(mv.name, mv.version)
-    failed = [c["check"] for c in checks if not c["passed"]]
+    failed_rows = [{k: c.get(k) for k in ("check", "passed", "value", "threshold", "detail")}
+                   for c in checks if not c["passed"]]
+    failed = [str(c["check"]) for c in failed_rows]
     if force:
         if not reason:
             raise ValidationError("a forced promotion needs reason=… (it goes in the audit log)")
     elif not checks:
         raise PromotionBlocked(
             f"{mv.ref} has never been checked; run %%modeltest {mv.ref} (or `nbmlops models "
-            f"check {mv.ref} --notebook …`) first, or pass force=True with a reason"
+            f"check {mv.ref} --notebook …`) first, or pass force=True with a reason",
+            mv.ref,
         )
     elif failed:
         raise PromotionBlocked(
             f"{mv.ref} failed its latest checks ({', '.join(failed)}); fix and re-run the "
-            "checks, or pass force=True with a reason"
+            "checks, or pass force=True with a reason",
+            mv.ref, failed_rows,
         )
     return set_alias(mv.name, to_alias, mv.version, reason=reason, force=force)
 

@@ -110,8 +110,7 @@ def _to_version(row: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
     )
 
 
-def resolve_run(run: str | Run | None) -> Run:
-    """Return the Run ``run`` names: a Run, a run id, or "last"/None (active, else latest)."""
+def _resolve_run(run: str | Run | None) -> Run:
     from nbmlops.tracking import active
     from nbmlops.tracking.api import get_run, last_run
     from nbmlops.tracking.run import Run as RunCls
@@ -176,7 +175,7 @@ def register_model(
 
     validate_name(name, "model")
     tag_values = {validate_key(k, "tag"): to_tag(k, v) for k, v in (tags or {}).items()}
-    source = resolve_run(run)
+    source = _resolve_run(run)
     if not isinstance(model, str):
         model = _log_object(source, model, artifact, input_example=input_example,
                             unsafe_pickle=unsafe_pickle, trusted=trusted)
@@ -243,6 +242,18 @@ def load_model(ref: str | ModelRef, **options: Any) -> Any:
     _, artifacts = _registry()
     data = artifacts.get_bytes(mv.sha256)
     return get_flavor(mv.flavor).load(data, mv.meta, **options)
+
+
+def latest_checks(ref: str | ModelRef) -> list[dict[str, Any]]:
+    """Return the most recent check results of a version (``[]`` if it was never checked).
+
+    Each is ``{"check", "passed", "value", "threshold", "detail", "at"}`` (``at`` in epoch
+    seconds): the batch the promotion gate looks at.
+    """
+    mv = get_model_version(ref)
+    reg, _ = _registry()
+    keys = ("check", "passed", "value", "threshold", "detail", "at")
+    return [{k: c.get(k) for k in keys} for c in reg.latest_checks(mv.name, mv.version)]
 
 
 def list_models() -> pd.DataFrame:

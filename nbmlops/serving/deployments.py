@@ -86,6 +86,29 @@ class Deployment:
                 pass
         return int(self._row["version"])
 
+    def health(self, timeout: float = 2.0) -> dict[str, Any]:
+        """Return ``{"ok", "latency_ms", "version", "error"}`` from a GET of the live ``/health``.
+
+        ``ok`` is False (with ``error`` saying why) when the server is not running or does
+        not answer within ``timeout`` seconds; ``latency_ms`` is that request's round trip.
+        """
+        import httpx
+
+        if self.status != "running":
+            return {"ok": False, "latency_ms": None, "version": None,
+                    "error": f"deployment is {self.status}"}
+        t0 = time.perf_counter()
+        try:
+            r = httpx.get(f"{self.url}/health", timeout=timeout)
+            body = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return {"ok": False, "latency_ms": None, "version": None,
+                    "error": f"{type(exc).__name__}: {exc}"}
+        ms = (time.perf_counter() - t0) * 1000.0
+        ok = r.status_code == 200 and body.get("status") == "ok"
+        return {"ok": ok, "latency_ms": round(ms, 2), "version": body.get("version"),
+                "error": None if ok else f"HTTP {r.status_code}"}
+
     def predict(self, data: Any, *, probabilities: bool = False) -> Any:
         """Return predictions for a DataFrame (or list of records) from the live service."""
         records = data.to_dict(orient="records") if hasattr(data, "to_dict") else data
