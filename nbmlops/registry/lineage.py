@@ -1,8 +1,8 @@
 """Lineage of a model version: version → run → data, notebook, commit, environment, pipeline.
 
 ``lineage("churn@production")`` returns a :class:`Lineage` graph (plain nodes and edges,
-JSON-able via ``to_dict``) that renders itself as an inline SVG diagram in notebooks and
-as an indented tree in terminals. No graphviz needed.
+JSON-able via ``to_dict``) that renders itself as a PNG diagram in notebooks (``to_svg``
+gives the same drawing as SVG) and as an indented tree in terminals. No graphviz needed.
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ MAX_PARENTS = 5
 _COLORS = {"alias": "#fff8c5", "model_version": "#ddf4ff", "run": "#dafbe1",
            "dataset": "#fbefff", "notebook": "#fff1e5", "commit": "#eaeef2",
            "environment": "#eaeef2", "pipeline_run": "#dafbe1"}
+#: node box size and gaps, in pixels
+_W, _H, _GX, _GY = 210, 46, 70, 14
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= 32 else label[:31] + "…"
 
 
 @dataclass(frozen=True)
@@ -104,9 +110,8 @@ class Lineage:
         low = min(col.values())
         return {k: v - low for k, v in col.items()}
 
-    def to_svg(self) -> str:
-        """Return the graph drawn as a self-contained SVG (columns left to right)."""
-        w, h, gx, gy = 210, 46, 70, 14
+    def _layout(self) -> tuple[dict[str, tuple[int, int]], int, int]:
+        """Return (top-left corner of each node, width, height) in pixels, columns left to right."""
         cols = self._columns()
         rows: dict[int, int] = {}
         pos: dict[str, tuple[int, int]] = {}
@@ -114,9 +119,15 @@ class Lineage:
             c = cols.get(n.id, 0)
             r = rows.get(c, 0)
             rows[c] = r + 1
-            pos[n.id] = (10 + c * (w + gx), 10 + r * (h + gy))
-        width = 20 + (max(cols.values(), default=0) + 1) * (w + gx) - gx
-        height = 20 + max(rows.values(), default=1) * (h + gy) - gy
+            pos[n.id] = (10 + c * (_W + _GX), 10 + r * (_H + _GY))
+        width = 20 + (max(cols.values(), default=0) + 1) * (_W + _GX) - _GX
+        height = 20 + max(rows.values(), default=1) * (_H + _GY) - _GY
+        return pos, width, height
+
+    def to_svg(self) -> str:
+        """Return the graph drawn as a self-contained SVG (columns left to right)."""
+        w, h = _W, _H
+        pos, width, height = self._layout()
         parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
                  "font-family='system-ui,sans-serif' font-size='11'>",
                  "<defs><marker id='nbm-arrow' viewBox='0 0 10 10' refX='10' refY='5' "
@@ -132,19 +143,76 @@ class Lineage:
                          f"fill='#57606a' font-size='9'>{escape(e.relation)}</text>")
         for n in self.nodes:
             x, y = pos[n.id]
-            label = n.label if len(n.label) <= 32 else n.label[:31] + "…"
             stroke = "#0969da" if n.id == self.root else "#8c959f"
             parts.append(
                 f"<g><title>{escape(n.id)}</title><rect x='{x}' y='{y}' width='{w}' "
                 f"height='{h}' rx='6' fill='{_COLORS.get(n.kind, '#ffffff')}' "
                 f"stroke='{stroke}'/><text x='{x + 8}' y='{y + 16}' fill='#57606a' "
                 f"font-size='9'>{escape(n.kind.replace('_', ' '))}</text><text x='{x + 8}' "
-                f"y='{y + 33}' font-weight='600'>{escape(label)}</text></g>")
+                f"y='{y + 33}' font-weight='600'>{escape(_short(n.label))}</text></g>")
         parts.append("</svg>")
         return "".join(parts)
 
+    def to_png(self, dpi: int = 144) -> bytes:
+        """Return the same diagram as PNG bytes (matplotlib Agg; needs ``nbmlops[ui]``).
+
+        Notebook outputs use this: JupyterLab strips inline SVG from untrusted notebooks
+        (papermill output, pipeline steps), while a data-URI PNG always shows.
+        """
+        import io
+
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+            from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+        except ImportError as exc:
+            from nbmlops.errors import MissingDependencyError
+
+            raise MissingDependencyError("matplotlib", "ui") from exc
+        pos, width, height = self._layout()
+        fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, width)
+        ax.set_ylim(height, 0)
+        ax.set_axis_off()
+        for e in self.edges:
+            (x1, y1), (x2, y2) = pos[e.source], pos[e.target]
+            sx, sy, tx, ty = x1 + _W, y1 + _H / 2, x2, y2 + _H / 2
+            ax.add_patch(FancyArrowPatch((sx, sy), (tx, ty), arrowstyle="-|>",
+                                         mutation_scale=9, color="#57606a", linewidth=0.9,
+                                         connectionstyle="arc3,rad=0"))
+            # labelled next to the arrowhead, so fanned-out edges keep their labels apart
+            ax.text(tx - 8, ty - 4, e.relation, fontsize=6.5, color="#57606a", ha="right",
+                    va="bottom")
+        for n in self.nodes:
+            x, y = pos[n.id]
+            stroke = "#0969da" if n.id == self.root else "#8c959f"
+            ax.add_patch(FancyBboxPatch((x, y), _W, _H, boxstyle="round,pad=0,rounding_size=6",
+                                        facecolor=_COLORS.get(n.kind, "#ffffff"),
+                                        edgecolor=stroke, linewidth=1.0))
+            ax.text(x + 8, y + 14, n.kind.replace("_", " "), fontsize=6.5, color="#57606a",
+                    va="baseline")
+            ax.text(x + 8, y + 32, _short(n.label), fontsize=8, fontweight="bold",
+                    color="#24292f", va="baseline")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+
     def _repr_html_(self) -> str:
-        return f"<div class='nbmlops-lineage'>{self.to_svg()}</div>"
+        """Return the diagram as a data-URI PNG, or the SVG plus a text tree without matplotlib."""
+        import base64
+
+        from nbmlops.errors import MissingDependencyError
+
+        try:
+            data = base64.b64encode(self.to_png()).decode()
+        except MissingDependencyError:
+            return (f"<div class='nbmlops-lineage'>{self.to_svg()}"
+                    f"<pre>{escape(self.to_text())}</pre></div>")
+        _, width, _ = self._layout()
+        return (f"<div class='nbmlops-lineage'><img alt='lineage of {escape(self.root)}' "
+                f"width='{width}' src='data:image/png;base64,{data}'/></div>")
 
     def __repr__(self) -> str:
         return self.to_text()

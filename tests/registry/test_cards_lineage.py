@@ -80,9 +80,13 @@ def test_lineage_graph(data, tmp_path) -> None:
     assert all(e.source in ids and e.target in ids for e in g.edges)
     d = g.to_dict()
     assert len(d["nodes"]) == len(g.nodes) and len(d["edges"]) == len(g.edges)
-    svg = g._repr_html_()
+    svg = g.to_svg()
     assert svg.count("<rect") == len(g.nodes) and svg.count("marker-end") == len(g.edges)
     assert "churn@production" in svg and "step_of" in svg
+    # notebooks get a PNG: JupyterLab strips inline SVG from untrusted outputs
+    html = g._repr_html_()
+    assert "<svg" not in html and "src='data:image/png;base64," in html
+    assert g.to_png().startswith(b"\x89PNG")
     text = g.to_text()
     assert "[model_version] churn/1" in text and "--step_of--> [pipeline_run] pipeline" in text
 
