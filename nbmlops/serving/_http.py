@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +19,12 @@ from nbmlops.serving.validation import PayloadError
 
 #: reachable without a token: orchestrators probe these and they reveal nothing
 PUBLIC_PATHS = frozenset({"/health", "/ping", "/v2/health/live", "/v2/health/ready"})
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: what a request id may be (X-Request-Id header, /feedback request_id)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: deepest JSON nesting accepted in any body (MLflow and V2 payloads need at most 5)
+MAX_DEPTH = 32
+_BRACKET_STEP = np.zeros(256, dtype=np.int8)
+_BRACKET_STEP[[0x5B, 0x7B]], _BRACKET_STEP[[0x5D, 0x7D]] = 1, -1
 _ENDPOINTS = {"/invocations", "/feedback", "/health", "/ping", "/version", "/metrics",
               "/v2", "/v2/health/live", "/v2/health/ready", "/openapi.json", "/docs"}
 
@@ -43,7 +49,7 @@ def error_response(exc: PayloadError, headers: dict[str, str] | None = None) -> 
 def request_id(request: Request) -> str:
     """Return the client's ``X-Request-Id`` when well-formed, else a new UUID4 hex."""
     given = request.headers.get("x-request-id")
-    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if given and REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -69,10 +75,14 @@ def _too_large(size: int, limit: int) -> PayloadError:
                         status=413, code="PAYLOAD_TOO_LARGE")
 
 
-def parse_json(body: bytes) -> Any:
-    """Return the decoded JSON, or raise PayloadError saying where it is malformed."""
+def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Return the decoded JSON, or raise PayloadError saying where it is malformed or too deep."""
     if not body.strip():
         raise PayloadError("the body is empty; send a JSON payload")
+    depth = json_depth(body)
+    if depth > max_depth:
+        raise PayloadError(f"the JSON body is nested {depth} levels deep; the limit is "
+                           f"{max_depth} (a prediction payload needs at most 5)")
     try:
         return json.loads(body)
     except UnicodeDecodeError:
@@ -80,6 +90,46 @@ def parse_json(body: bytes) -> Any:
     except json.JSONDecodeError as exc:
         raise PayloadError(f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                            f"{exc.msg}") from None
+    except RecursionError:  # unreachable after json_depth, kept as a last guard
+        raise PayloadError(f"the JSON body is nested too deep; the limit is {max_depth}") \
+            from None
+    except ValueError as exc:  # int literals over sys.get_int_max_str_digits() digits
+        raise PayloadError(f"the JSON body has a number that cannot be read: {exc}".split(
+            "; use sys.")[0]) from None
+
+
+def json_depth(body: bytes) -> int:
+    """Return how deep ``[``/``{`` nest in a JSON text, not counting brackets inside strings.
+
+    Vectorised over the bytes (numpy), so a 10 MiB body costs milliseconds and never
+    recurses: it runs before ``json.loads``, whose C decoder would hit the recursion limit.
+    """
+    a = np.frombuffer(body, np.uint8)
+    step = _BRACKET_STEP[a]
+    pos = np.flatnonzero(step)
+    if not pos.size:
+        return 0
+    quotes = np.flatnonzero(a == 0x22)
+    if quotes.size:
+        quotes = quotes[~_escaped(a, quotes)]
+        pos = pos[np.searchsorted(quotes, pos) % 2 == 0]  # an odd count before: in a string
+        if not pos.size:
+            return 0
+    return max(int(np.cumsum(step[pos], dtype=np.int64).max()), 0)
+
+
+def _escaped(a: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    """Return which quotes are escaped (preceded by an odd run of backslashes)."""
+    out = np.zeros(quotes.size, dtype=bool)
+    cand = np.flatnonzero((quotes > 0) & (a[np.maximum(quotes - 1, 0)] == 0x5C))
+    if not cand.size:
+        return out
+    slashes = np.flatnonzero(a == 0x5C)
+    first = np.r_[True, np.diff(slashes) != 1]  # where each run of backslashes starts
+    run_start = np.flatnonzero(first)[np.cumsum(first) - 1]
+    idx = np.searchsorted(slashes, quotes[cand] - 1)  # the backslash right before the quote
+    out[cand] = (idx - run_start[idx] + 1) % 2 == 1
+    return out
 
 
 def media_type(request: Request) -> str:

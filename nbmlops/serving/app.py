@@ -7,6 +7,7 @@ I/O and imports nothing: logs go to a queue, the alias watcher runs in a thread.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from nbmlops._version import __version__
 from nbmlops.serving import openapi as oa
 from nbmlops.serving._http import (
+    REQUEST_ID,
     GuardMiddleware,
     error_response,
     json_response,
@@ -37,14 +40,19 @@ from nbmlops.serving.validation import PayloadError
 log = logging.getLogger("nbmlops.serving")
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+#: rows per request beyond which a prediction request is refused with 413
+DEFAULT_MAX_ROWS = 100_000
+#: ground-truth items accepted in one /feedback request
+MAX_FEEDBACK = 10_000
 
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How the app behaves: auth, body limit, micro-batching, prediction logging."""
+    """How the app behaves: auth, body and row limits, micro-batching, prediction logging."""
 
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
+    max_rows: int = DEFAULT_MAX_ROWS
     batching: str = "on"  # micro-batch concurrent single-row requests ("off" to disable)
     log_predictions: bool = True
 
@@ -60,6 +68,7 @@ def create_app(service: ModelService, options: ServeOptions | None = None, *,
         logger = PredictionLogger(name, metrics)
     batcher = MicroBatcher(metrics)
     pred = Predictor(service, metrics, logger, batcher, opts.batching)
+    pred.max_rows = opts.max_rows
 
     def on_swap(old: LoadedModel, new: LoadedModel) -> None:
         metrics.swaps.inc()
@@ -88,7 +97,27 @@ def create_app(service: ModelService, options: ServeOptions | None = None, *,
     _add_core_routes(app, service, metrics, pred, opts.max_body_bytes)
     _add_v2_routes(app, service, pred, opts.max_body_bytes)
     app.add_middleware(GuardMiddleware, metrics=metrics, token=opts.token)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.openapi = lambda: oa.document(app, secured=opts.token is not None)  # type: ignore[method-assign]
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Answer routing errors (404 unknown path, 405 wrong method) in the error format."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+    msg = f"{exc.detail}: {request.method} {request.url.path}"
+    return json_response({"error": msg, "error_code": code, "message": msg}, exc.status_code,
+                         dict(exc.headers or {}))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    """Answer any unexpected exception with a JSON 500 (no stack trace; it goes to the log)."""
+    # Starlette re-raises after this answer, so the server logs the traceback once
+    msg = (f"internal error ({type(exc).__name__}) while answering {request.url.path}; "
+           "the server log has the details")
+    return json_response({"error": msg, "error_code": "INTERNAL_ERROR", "message": msg}, 500)
 
 
 def _add_core_routes(app: FastAPI, service: ModelService, metrics: ServingMetrics,
@@ -107,10 +136,15 @@ def _add_core_routes(app: FastAPI, service: ModelService, metrics: ServingMetric
         """Queue ``{"request_id", "label"}`` rows (or ``{"feedback": [...]}``) for the store."""
         try:
             rows = _feedback_rows(await _json_body(request, limit))
+            if pred.logger is None:
+                raise PayloadError("this server does not log predictions (started with "
+                                   "--no-log-predictions), so feedback has nothing to join; "
+                                   "serve with prediction logging on", status=409,
+                                   code="CONFLICT")
+            await _check_issued(pred, service.current.name, [r["request_id"] for r in rows])
         except PayloadError as exc:
             return error_response(exc)
-        if pred.logger is not None:
-            pred.logger.feedback(rows)
+        pred.logger.feedback(rows)
         return json_response({"accepted": len(rows)}, 202)
 
     @app.get("/health", summary="Liveness and the version served", tags=["health"])
@@ -120,7 +154,7 @@ def _add_core_routes(app: FastAPI, service: ModelService, metrics: ServingMetric
 
     @app.get("/ping", summary="MLflow-compatible liveness probe", tags=["health"])
     async def ping() -> Response:
-        return Response(b"\n", media_type="application/json")
+        return Response(b"\n", media_type="text/plain")
 
     @app.get("/version", summary="The model version being served", tags=["health"])
     async def version() -> Response:
@@ -205,13 +239,45 @@ async def _json_body(request: Request, limit: int) -> Any:
     return parse_json(await read_body(request, limit))
 
 
+async def _check_issued(pred: Predictor, model: str, ids: list[str]) -> None:
+    """Raise 404 naming the request ids that no logged prediction of ``model`` carries."""
+    unknown = list(dict.fromkeys(i for i in ids if i not in pred.recent))
+    if unknown:
+        unknown = await asyncio.to_thread(_not_in_store, model, unknown)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:5])) + (f" and {len(unknown) - 5} more"
+                                                     if len(unknown) > 5 else "")
+        raise PayloadError(f"unknown request id(s) {shown}: no prediction of {model} was answered "
+                           "with that X-Request-Id; send the X-Request-Id header of the prediction "
+                           "response", status=404, code="NOT_FOUND")
+
+
+def _not_in_store(model: str, ids: list[str]) -> list[str]:
+    from nbmlops.store.serving import serving_store
+
+    try:
+        known = serving_store().known_request_ids(model, ids)
+    except Exception as exc:  # the store is down: accept (the logger buffers) rather than lose
+        log.warning("cannot check feedback request ids against the store: %s", exc)
+        return []
+    return [i for i in ids if i not in known]
+
+
 def _feedback_rows(body: Any) -> list[dict[str, Any]]:
     items = body.get("feedback") if isinstance(body, dict) and "feedback" in body else [body]
     if not isinstance(items, list) or not items:
         raise PayloadError('send {"request_id": "...", "label": ...} or {"feedback": [...]}')
+    if len(items) > MAX_FEEDBACK:
+        raise PayloadError(f"{len(items)} feedback items; send at most {MAX_FEEDBACK} per request",
+                           status=413, code="PAYLOAD_TOO_LARGE")
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) \
-                or "label" not in item or not 0 < len(item["request_id"]) <= 64:
+                or "label" not in item or not REQUEST_ID.match(item["request_id"]):
             raise PayloadError(f"feedback item {i} needs a request_id (the X-Request-Id of "
-                               "the prediction, at most 64 characters) and a label")
+                               "the prediction: 1 to 64 of A-Z a-z 0-9 . _ -) and a label")
+        label = item["label"]
+        if isinstance(label, dict) or isinstance(label, list) and any(
+                isinstance(v, (list, dict)) for v in label):
+            raise PayloadError(f"feedback item {i}: the label must be a value or a list of "
+                               "values (one per row of the prediction), not nested JSON")
     return [{"request_id": it["request_id"], "label": it["label"]} for it in items]

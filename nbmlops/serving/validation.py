@@ -108,7 +108,7 @@ def columns_from_mlflow(body: Any, schema: InputSchema) -> dict[str, list[Any]]:
     keys = [k for k in MLFLOW_KEYS if k in body]
     extra = sorted(set(body) - set(MLFLOW_KEYS) - {"params"})
     if len(keys) != 1 or extra:
-        got = ", ".join(sorted(body)) or "no keys"
+        got = ", ".join(short_repr(k, 40) for k in sorted(body)[:10]) or "no keys"
         raise schema.error(f"the body must have exactly one of {', '.join(MLFLOW_KEYS)} "
                            f"(and optionally params); got {got}")
     if body.get("params"):

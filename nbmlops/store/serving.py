@@ -74,6 +74,13 @@ class ServingStore:
         with self.sql._write() as conn:
             conn.execute(insert(s.prediction_feedback), payload)
 
+    def known_request_ids(self, model: str, ids: list[str]) -> set[str]:
+        """Return which of ``ids`` are logged predictions of ``model``."""
+        p = s.prediction_logs
+        q = select(p.c.request_id).where(p.c.model == model, p.c.request_id.in_(ids)).distinct()
+        with self.sql._read() as conn:
+            return {r for (r,) in conn.execute(q)}
+
     def predictions(self, model: str, *, version: int | None = None, since: float | None = None,
                     limit: int | None = None) -> list[dict[str, Any]]:
         """Return logged predictions of a model (newest first), with any feedback labels."""
