@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 from nbmlops._version import __version__
 
 if TYPE_CHECKING:
-    from nbmlops.monitoring.report import monitor
+    from nbmlops.monitoring.alerts import (
+        add_alert_rule,
+        alert_rules,
+        alerts,
+        check_alerts,
+        remove_alert_rule,
+    )
+    from nbmlops.monitoring.drift import DriftReport, drift
+    from nbmlops.monitoring.reference import drift_reference
+    from nbmlops.monitoring.report import monitor, monitor_history
     from nbmlops.pipelines.outputs import output
     from nbmlops.pipelines.runner import run_pipeline
     from nbmlops.registry.aliases import alias_history, delete_alias, promote, set_alias
@@ -38,15 +47,18 @@ if TYPE_CHECKING:
         log_model,
         log_param,
         log_params,
+        resolve_run,
         runs,
         set_tag,
         set_tags,
         start_run,
     )
     from nbmlops.tracking.diff import RunDiff, diff_runs
+    from nbmlops.tracking.bulk import log_runs
     from nbmlops.tracking.info import StoreInfo, store_info
     from nbmlops.tracking.paging import RunsPage, experiments, runs_page
     from nbmlops.tracking.run import Run
+    from nbmlops.widgets.dashboard import dashboard
 
 #: public name -> module that defines it (imported lazily, on first attribute access)
 _EXPORTS: dict[str, str] = {
@@ -58,12 +70,14 @@ _EXPORTS: dict[str, str] = {
     "diff_runs": "nbmlops.tracking.diff",
     "RunsPage": "nbmlops.tracking.paging",
     "StoreInfo": "nbmlops.tracking.info",
+    "log_runs": "nbmlops.tracking.bulk",
     "experiments": "nbmlops.tracking.paging",
     "runs_page": "nbmlops.tracking.paging",
     "store_info": "nbmlops.tracking.info",
     "alias_history": "nbmlops.registry.aliases",
     "compare_versions": "nbmlops.registry.versions",
     "delete_alias": "nbmlops.registry.aliases",
+    "dashboard": "nbmlops.widgets.dashboard",
     "deploy": "nbmlops.serving.deployments",
     "get_model_version": "nbmlops.registry.versions",
     "lineage": "nbmlops.registry.lineage",
@@ -85,6 +99,16 @@ _EXPORTS: dict[str, str] = {
     "log_param": "nbmlops.tracking.api",
     "log_params": "nbmlops.tracking.api",
     "monitor": "nbmlops.monitoring.report",
+    "monitor_history": "nbmlops.monitoring.report",
+    "DriftReport": "nbmlops.monitoring.drift",
+    "drift": "nbmlops.monitoring.drift",
+    "drift_reference": "nbmlops.monitoring.reference",
+    "add_alert_rule": "nbmlops.monitoring.alerts",
+    "alert_rules": "nbmlops.monitoring.alerts",
+    "alerts": "nbmlops.monitoring.alerts",
+    "check_alerts": "nbmlops.monitoring.alerts",
+    "remove_alert_rule": "nbmlops.monitoring.alerts",
+    "resolve_run": "nbmlops.tracking.api",
     "runs": "nbmlops.tracking.api",
     "set_tag": "nbmlops.tracking.api",
     "set_tags": "nbmlops.tracking.api",
@@ -93,6 +117,7 @@ _EXPORTS: dict[str, str] = {
 
 # a literal list, so that type checkers see the lazily imported names as exported
 __all__ = [
+    "DriftReport",
     "ModelVersion",
     "Run",
     "RunDiff",
@@ -100,11 +125,18 @@ __all__ = [
     "StoreInfo",
     "__version__",
     "active_run",
+    "add_alert_rule",
+    "alert_rules",
+    "alerts",
     "alias_history",
+    "check_alerts",
     "compare_versions",
+    "dashboard",
     "delete_alias",
     "deploy",
     "diff_runs",
+    "drift",
+    "drift_reference",
     "end_run",
     "experiments",
     "get_model_version",
@@ -122,10 +154,14 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "log_runs",
     "monitor",
+    "monitor_history",
     "output",
     "promote",
     "register_model",
+    "remove_alert_rule",
+    "resolve_run",
     "run_pipeline",
     "runs",
     "runs_page",

@@ -9,8 +9,17 @@ from sqlalchemy import Connection, Engine, insert, inspect, select, update
 from nbmlops.errors import StoreError
 from nbmlops.store import schema as s
 
+
+def _v1_run_order_indexes(conn: Connection) -> None:
+    """Version 1 -> 2: index runs by (start_time, id) so pages stop at their LIMIT."""
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_runs_experiment_start")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_runs_start ON runs (start_time, id)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_runs_experiment_start_id "
+                         "ON runs (experiment_id, start_time, id)")
+
+
 #: MIGRATIONS[n] upgrades a store from schema version n to n + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_run_order_indexes}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 
 #: Bump with a migration in ``store/migrations.py`` whenever a table changes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: 64-bit on PostgreSQL (steps are often epoch milliseconds; files exceed 2 GiB); on SQLite
 #: an autoincrement key must stay INTEGER to alias the rowid, and INTEGER is 64-bit there anyway.
@@ -78,7 +78,10 @@ runs = Table(
     Column("pid", Integer),
     Column("host", String(250)),
     Index("ix_runs_status", "status"),
-    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    # (start_time, id) in both: a page of runs, newest first, is read in index order and
+    # stops at its LIMIT instead of sorting every run (schema version 2)
+    Index("ix_runs_start", "start_time", "id"),
+    Index("ix_runs_experiment_start_id", "experiment_id", "start_time", "id"),
     Index("ix_runs_parent", "parent_run_id"),
 )
 

@@ -138,7 +138,7 @@ class RunsMixin(SqlBase):
         if order_by:
             query = query.order_by(*compile_order_by(list(order_by), self._key_probe))
         # the run id breaks ties, so that pages of one query never overlap or skip a run
-        query = query.order_by(s.runs.c.start_time.desc(), s.runs.c.id)
+        query = query.order_by(s.runs.c.start_time.desc(), s.runs.c.id.desc())
         if max_results is not None:
             query = query.limit(int(max_results))
         if offset:
@@ -218,6 +218,8 @@ class RunsMixin(SqlBase):
 
     def reap_dead_runs(self) -> list[str]:
         """Mark RUNNING runs whose process is gone as KILLED; return their ids."""
+        if self.read_only:
+            return []  # a read-only store is shown as it is; its writer reaps it
         now = time.time()
         with self._read() as conn:
             rows = conn.execute(

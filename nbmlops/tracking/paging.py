@@ -83,19 +83,22 @@ def _digest(experiment: str | None, filter: str | None, order_by: list[str] | No
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def encode_token(offset: int, digest: str) -> str:
-    """Return the opaque token of the page starting at ``offset`` of a query."""
-    raw = json.dumps({"o": offset, "q": digest}, separators=(",", ":")).encode()
+def encode_token(offset: int, digest: str, total: int = -1) -> str:
+    """Return the opaque token of the page starting at ``offset`` of a query.
+
+    The first page's count travels in the token, so later pages need not count again.
+    """
+    raw = json.dumps({"o": offset, "q": digest, "t": total}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str, digest: str) -> int:
-    """Return the offset a page token points at; raise ValidationError if it is not ours."""
+def decode_token(token: str, digest: str) -> tuple[int, int]:
+    """Return (offset, total or -1) of a page token; raise ValidationError if it is not ours."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
-        offset, query = data["o"], data["q"]
-    except (ValueError, TypeError, KeyError) as exc:
+        offset, query, total = data["o"], data["q"], data.get("t", -1)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValidationError(
             f"page_token {token!r} is not a token nbmlops issued; pass the "
             "next_page_token of the previous page, or none for the first page") from exc
@@ -105,7 +108,9 @@ def decode_token(token: str, digest: str) -> int:
         raise ValidationError(
             f"page_token {token!r} belongs to another query (a different experiment, "
             "filter or order); start again without a page_token")
-    return offset
+    if not isinstance(total, int) or isinstance(total, bool):
+        total = -1
+    return offset, total
 
 
 def check_page_size(page_size: Any) -> int:
@@ -166,14 +171,17 @@ def runs_page(
     size = check_page_size(page_size)
     orders = [order_by] if isinstance(order_by, str) else list(order_by or []) or None
     digest = _digest(experiment, filter, orders)
-    offset = decode_token(page_token, digest) if page_token else 0
+    offset, total = decode_token(page_token, digest) if page_token else (0, -1)
     store, _ = open_store(settings)
     get_buffer().flush_quietly()
     rows = store.search_run_summaries(experiment, filter, orders, size + 1, offset)
     more = len(rows) > size
     rows = rows[:size]
-    total = store.count_runs(experiment, filter) if count else -1
-    token = encode_token(offset + size, digest) if more else None
+    if count and total < 0:
+        total = store.count_runs(experiment, filter)
+    elif not count:
+        total = -1
+    token = encode_token(offset + size, digest, total) if more else None
     return RunsPage(runs_frame(store, rows), token, total, offset, size)
 
 

@@ -134,3 +134,49 @@ def test_store_info_redacts_passwords() -> None:
     assert redact_url("postgresql+psycopg://u:secret@h:5432/db") == \
         "postgresql+psycopg://u:***@h:5432/db"
     assert redact_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_later_pages_reuse_the_first_count() -> None:
+    _make_runs(5)
+    first = nbmlops.runs_page(page_size=2)
+    store, _ = open_store()
+    calls: list[int] = []
+    original = store.count_runs
+    store.count_runs = lambda *a, **k: calls.append(1) or original(*a, **k)  # type: ignore[method-assign]
+    try:
+        second = nbmlops.runs_page(page_size=2, page_token=first.next_page_token)
+    finally:
+        del store.count_runs
+    assert calls == [] and second.total == 5 and second.offset == 2
+
+
+def test_a_version_1_store_gains_the_run_order_indexes(tmp_path: Any) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    from nbmlops.store import migrations
+    from nbmlops.store import schema as s
+    from nbmlops.store.sql import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = SqlStore(url)
+    store.bulk_create_runs("e", [(f"r{i}", float(i), float(i), {}, {"m": 1.0})
+                                 for i in range(50)])
+    store.close()
+    engine = create_engine(url)
+    with engine.begin() as conn:  # make it the store version 1 wrote
+        conn.exec_driver_sql("DROP INDEX ix_runs_start")
+        conn.exec_driver_sql("DROP INDEX ix_runs_experiment_start_id")
+        conn.exec_driver_sql("CREATE INDEX ix_runs_experiment_start ON runs "
+                             "(experiment_id, start_time)")
+        conn.exec_driver_sql("UPDATE nbmlops_meta SET value = '1' WHERE key = 'schema_version'")
+    engine.dispose()
+    store = SqlStore(url)
+    try:
+        with store.engine.connect() as conn:
+            assert migrations.stored_version(conn) == s.SCHEMA_VERSION == 2
+            names = {i["name"] for i in inspect(conn).get_indexes("runs")}
+        assert {"ix_runs_start", "ix_runs_experiment_start_id"} <= names
+        assert "ix_runs_experiment_start" not in names
+        assert store.count_runs() == 50
+    finally:
+        store.close()
