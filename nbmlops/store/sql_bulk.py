@@ -39,7 +39,9 @@ class BulkMixin(RunsMixin):
 
     def _insert_part(self, conn: Any, exp_id: int, part: list[tuple[str, BulkRun]],
                      pid: int, now: float) -> None:
-        run_rows, param_rows, metric_rows = [], [], []
+        run_rows: list[dict[str, Any]] = []
+        param_rows: list[dict[str, Any]] = []
+        metric_rows: list[dict[str, Any]] = []
         for run_id, (name, start, end, params, metrics) in part:
             run_rows.append(dict(id=run_id, experiment_id=exp_id, name=name,
                                  status=RunStatus.FINISHED.value, start_time=start,

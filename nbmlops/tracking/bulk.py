@@ -63,7 +63,7 @@ def _row(row: dict[str, Any], i: int, params: list[str], metrics: list[str],
     name = f"run-{i}" if _missing(name) else str(name)
     validate_name(name, "run")
     start = _epoch(row.get("start_time"), now)
-    duration = row.get("duration")
+    duration: Any = row.get("duration")
     end = start if _missing(duration) else start + float(duration)
     p = {c[7:]: encode_param(c[7:], row[c]) for c in params if not _missing(row[c])}
     m = {c[8:]: to_metric(c[8:], row[c]) for c in metrics if row[c] is not None}
@@ -105,7 +105,7 @@ def log_runs(frame: pd.DataFrame, experiment: str = "default", *,
     validate_name(experiment, "experiment")
     params, metrics = _columns(frame)
     now = time.time()
-    rows = [_row(r, i, params, metrics, now)
+    rows = [_row({str(k): v for k, v in r.items()}, i, params, metrics, now)
             for i, r in enumerate(frame.to_dict("records"))]
     store, _ = open_store(settings)
     return store.bulk_create_runs(experiment, rows)
