@@ -98,8 +98,11 @@ def resume(name: str) -> None:
               help="Stop after this many seconds (default: run until Ctrl-C).")
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
               help="How many schedules may run at the same time.")
-def scheduler(run_for: float | None, workers: int) -> None:
-    """Run due pipelines (a long-running process; jobs are kept in the nbmlops database)."""
+@click.option("--alert-interval", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="SECONDS", help="Evaluate monitoring alert rules this often (0: never).")
+def scheduler(run_for: float | None, workers: int, alert_interval: float) -> None:
+    """Run due pipelines and alert checks (a long-running process; jobs kept in the DB)."""
     from nbmlops.pipelines.scheduler import serve
 
-    serve(run_for=run_for, max_workers=workers, echo=lambda m: click.echo(m))
+    serve(run_for=run_for, max_workers=workers, echo=lambda m: click.echo(m),
+          alert_interval=alert_interval or None)

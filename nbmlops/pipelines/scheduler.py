@@ -48,7 +48,7 @@ class SchedulerService:
     """Keeps APScheduler jobs in step with the schedules table and runs them."""
 
     def __init__(self, *, echo: Echo = print, max_workers: int = 4,
-                 sync_interval: float = 2.0) -> None:
+                 sync_interval: float = 2.0, alert_interval: float | None = 60.0) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -58,6 +58,7 @@ class SchedulerService:
 
         self.store = pipeline_store()
         self.echo, self.sync_interval = echo, sync_interval
+        self.alert_interval = alert_interval
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=self.store.sql.url,
                                                      tablename=JOBS_TABLE),
@@ -77,12 +78,29 @@ class SchedulerService:
         self.sync(startup=True)
         self.scheduler.add_job(self.sync, "interval", seconds=self.sync_interval,
                                jobstore="internal", id="nbmlops-sync", executor="default")
+        if self.alert_interval:
+            self.scheduler.add_job(self.check_alerts, "interval", seconds=self.alert_interval,
+                                   jobstore="internal", id="nbmlops-alerts", executor="default")
         self.scheduler.resume()
         self.echo(f"scheduler running {len(self._job_ids())} schedule(s); Ctrl-C to stop")
 
     def stop(self) -> None:
         """Stop firing and wait for running pipelines to finish."""
         self.scheduler.shutdown(wait=True)
+
+    def check_alerts(self) -> None:
+        """Evaluate every monitoring alert rule (fired rules start their pipelines)."""
+        from nbmlops.monitoring.alerts import check_alerts
+
+        try:
+            events = check_alerts()
+        except Exception as exc:  # the daemon keeps running; the next interval retries
+            self.echo(f"alert check failed: {type(exc).__name__}: {exc}")
+            return
+        for e in events:
+            runs = ", ".join(f"{r['pipeline']} {r['status']}" for r in e["pipeline_runs"])
+            self.echo(f"alert {e['model']}/{e['version']}: {e['rule']} (value {e['value']:g})"
+                      f"{'; started ' + runs if runs else ''}")
 
     def _on_busy(self, event: Any) -> None:
         self.echo(f"schedule {event.job_id}: still running, so this due time is skipped "
@@ -150,9 +168,14 @@ class SchedulerService:
 
 
 def serve(*, run_for: float | None = None, echo: Echo = print, max_workers: int = 4,
-          sync_interval: float = 2.0) -> None:
-    """Run the scheduler until interrupted, or for ``run_for`` seconds."""
-    service = SchedulerService(echo=echo, max_workers=max_workers, sync_interval=sync_interval)
+          sync_interval: float = 2.0, alert_interval: float | None = 60.0) -> None:
+    """Run the scheduler until interrupted, or for ``run_for`` seconds.
+
+    Every ``alert_interval`` seconds (None or 0: never) it also evaluates the monitoring
+    alert rules, so alerts fire and retraining starts without a notebook open.
+    """
+    service = SchedulerService(echo=echo, max_workers=max_workers, sync_interval=sync_interval,
+                               alert_interval=alert_interval)
     service.start()
     try:
         deadline = None if run_for is None else time.monotonic() + run_for

@@ -66,6 +66,8 @@ def create_app(service: ModelService, options: ServeOptions | None = None, *,
     name = service.current.name
     if logger is None and opts.log_predictions:
         logger = PredictionLogger(name, metrics)
+        # the store is in use: /metrics also shows its latest drift share and alert states
+        metrics.watch_monitoring(name, lambda: service.current.version)
     batcher = MicroBatcher(metrics)
     pred = Predictor(service, metrics, logger, batcher, opts.batching)
     pred.max_rows = opts.max_rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -63,6 +64,12 @@ class ServingMetrics:
         """Make ``nbmlops_model_info`` show only the version now served."""
         self.model_info.clear()
         self.model_info.labels(name, str(version), runtime).set(1)
+
+    def watch_monitoring(self, model: str, version: Callable[[], int]) -> None:
+        """Also export the store's latest drift share and alert states for ``model``."""
+        from nbmlops.monitoring.exporter import MonitoringCollector
+
+        self.registry.register(MonitoringCollector(model, version))
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition."""

@@ -69,6 +69,15 @@ class MonitoringStore:
             r["drift"] = json.loads(r["drift"])
         return rows
 
+    def latest_snapshot(self, model: str, version: int) -> dict[str, Any] | None:
+        """Return the newest snapshot of a model version (without its drift detail)."""
+        t = s.monitor_snapshots
+        q = (select(t.c.at, t.c.drift_share, t.c.accuracy).where(t.c.model == model,
+             t.c.version == version).order_by(t.c.at.desc(), t.c.id.desc()).limit(1))
+        with self.sql._read() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else row._asdict()
+
     # feedback without a logged request ---------------------------------------
     def orphan_feedback(self, model: str, since: float | None = None) -> int:
         """Return how many feedback rows of a model name no logged request id."""
