@@ -47,12 +47,14 @@ if TYPE_CHECKING:
         log_model,
         log_param,
         log_params,
+        resolve_run,
         runs,
         set_tag,
         set_tags,
         start_run,
     )
     from nbmlops.tracking.diff import RunDiff, diff_runs
+    from nbmlops.tracking.bulk import log_runs
     from nbmlops.tracking.info import StoreInfo, store_info
     from nbmlops.tracking.paging import RunsPage, experiments, runs_page
     from nbmlops.tracking.run import Run
@@ -68,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "diff_runs": "nbmlops.tracking.diff",
     "RunsPage": "nbmlops.tracking.paging",
     "StoreInfo": "nbmlops.tracking.info",
+    "log_runs": "nbmlops.tracking.bulk",
     "experiments": "nbmlops.tracking.paging",
     "runs_page": "nbmlops.tracking.paging",
     "store_info": "nbmlops.tracking.info",
@@ -105,6 +108,16 @@ _EXPORTS: dict[str, str] = {
     "alerts": "nbmlops.monitoring.alerts",
     "check_alerts": "nbmlops.monitoring.alerts",
     "remove_alert_rule": "nbmlops.monitoring.alerts",
+    "monitor_history": "nbmlops.monitoring.report",
+    "DriftReport": "nbmlops.monitoring.drift",
+    "drift": "nbmlops.monitoring.drift",
+    "drift_reference": "nbmlops.monitoring.reference",
+    "add_alert_rule": "nbmlops.monitoring.alerts",
+    "alert_rules": "nbmlops.monitoring.alerts",
+    "alerts": "nbmlops.monitoring.alerts",
+    "check_alerts": "nbmlops.monitoring.alerts",
+    "remove_alert_rule": "nbmlops.monitoring.alerts",
+    "resolve_run": "nbmlops.tracking.api",
     "runs": "nbmlops.tracking.api",
     "set_tag": "nbmlops.tracking.api",
     "set_tags": "nbmlops.tracking.api",
@@ -150,12 +163,14 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "log_runs",
     "monitor",
     "monitor_history",
     "output",
     "promote",
     "register_model",
     "remove_alert_rule",
+    "resolve_run",
     "run_pipeline",
     "runs",
     "runs_page",
@@ -185,3 +200,13 @@ def load_ipython_extension(ipython: Any) -> None:
     from nbmlops.magics import register
 
     register(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Tell jupyter_server where the sidebar's REST extension lives (imported only then)."""
+    return [{"module": "nbmlops.server_ext"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Tell ``jupyter labextension develop`` where the built sidebar extension is."""
+    return [{"src": "labextension", "dest": "nbmlops"}]
