@@ -163,9 +163,10 @@ def _model_argument(name: str, run: str, ns: dict[str, Any]) -> Any:
 
 
 def _alias_target(name: str, alias: str) -> int | None:
-    from nbmlops.registry.aliases import model_aliases
+    from nbmlops.registry.versions import _registry
 
-    return model_aliases(name).get(alias)
+    reg, _ = _registry()
+    return reg.aliases(name).get(alias)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -110,19 +110,6 @@ def _to_version(row: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
     )
 
 
-def _resolve_run(run: str | Run | None) -> Run:
-    from nbmlops.tracking import active
-    from nbmlops.tracking.api import get_run, last_run
-    from nbmlops.tracking.run import Run as RunCls
-
-    if isinstance(run, RunCls):
-        return run
-    if run is None or run == "last":
-        current = active.current()
-        return current if current is not None else last_run()
-    return get_run(run)
-
-
 def _pick_model_artifact(run: Run, model: str) -> tuple[Any, dict[str, Any]]:
     store = run._store
     try:
@@ -157,7 +144,8 @@ def register_model(
     name
         Model name (``[A-Za-z0-9._-]``).
     run
-        A Run, a run id, or ``"last"`` (the active run, else the latest top-level run).
+        A Run, a run id or a unique prefix of one, or ``"last"`` (the active run, else the
+        latest top-level run): whatever ``nbmlops.resolve_run`` accepts.
     model
         The name of a model artifact of the run, or a fitted model object, which is first
         logged into the run as ``artifact`` (``model-2``… if taken; ``input_example``,
@@ -171,11 +159,12 @@ def register_model(
         Nothing is written when any of these is raised.
     """
     from nbmlops.names import validate_key
+    from nbmlops.tracking.api import resolve_run
     from nbmlops.tracking.values import to_tag
 
     validate_name(name, "model")
     tag_values = {validate_key(k, "tag"): to_tag(k, v) for k, v in (tags or {}).items()}
-    source = _resolve_run(run)
+    source = resolve_run(run)
     if not isinstance(model, str):
         model = _log_object(source, model, artifact, input_example=input_example,
                             unsafe_pickle=unsafe_pickle, trusted=trusted)
@@ -242,18 +231,6 @@ def load_model(ref: str | ModelRef, **options: Any) -> Any:
     _, artifacts = _registry()
     data = artifacts.get_bytes(mv.sha256)
     return get_flavor(mv.flavor).load(data, mv.meta, **options)
-
-
-def latest_checks(ref: str | ModelRef) -> list[dict[str, Any]]:
-    """Return the most recent check results of a version (``[]`` if it was never checked).
-
-    Each is ``{"check", "passed", "value", "threshold", "detail", "at"}`` (``at`` in epoch
-    seconds): the batch the promotion gate looks at.
-    """
-    mv = get_model_version(ref)
-    reg, _ = _registry()
-    keys = ("check", "passed", "value", "threshold", "detail", "at")
-    return [{k: c.get(k) for k in keys} for c in reg.latest_checks(mv.name, mv.version)]
 
 
 def list_models() -> pd.DataFrame:
