@@ -70,8 +70,11 @@ def _engine_kwargs(task: StepTask, token: str, started: list[int],
         total[0] = len(notebook.cells)
 
     total = [0]
+    # store_widget_state=False: an executed step is never trusted, so saved widget state
+    # would only make nbconvert fetch widget JS from a CDN; without it, every frontend
+    # shows the text/html snapshot the nbmlops panels put in their outputs.
     return dict(kernel_manager_class=StepKernelManager, config=config,
-                shell_timeout_interval=1, on_cell_start=on_cell_start,
+                store_widget_state=False, shell_timeout_interval=1, on_cell_start=on_cell_start,
                 on_cell_complete=on_cell_complete, on_notebook_start=on_notebook_start)
 
 
