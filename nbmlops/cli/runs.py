@@ -108,30 +108,9 @@ def show_run(run_id: str, fmt: str, packages: bool) -> None:
 
 
 def _resolve(run_id: str) -> Run:
-    import nbmlops
-    from nbmlops.errors import RunNotFound, ValidationError
+    from nbmlops.tracking.api import resolve_run
 
-    if run_id == "last":
-        return nbmlops.last_run()
-    if len(run_id) == 32:
-        return nbmlops.get_run(run_id)
-    if len(run_id) < 6:
-        raise ValidationError(f"run id {run_id!r} is too short; give at least 6 characters")
-    frame = nbmlops.runs(filter=f"run_id like '{_like_escape(run_id)}%'")
-    ids = list(frame["run_id"])
-    if not ids:
-        raise RunNotFound(run_id, "list runs with `nbmlops runs list`")
-    if len(ids) > 1:
-        raise ValidationError(f"run id prefix {run_id!r} matches {len(ids)} runs; give more of it")
-    return nbmlops.get_run(ids[0])
-
-
-def _like_escape(text: str) -> str:
-    if not all(c in "0123456789abcdefABCDEF" for c in text):
-        from nbmlops.errors import RunNotFound
-
-        raise RunNotFound(text, "run ids are 32 hexadecimal characters")
-    return text.lower()
+    return resolve_run(run_id)
 
 
 def describe_run(run: Run, *, packages: bool = False) -> dict[str, Any]:

@@ -185,6 +185,52 @@ def last_run(*, settings: Settings | None = None) -> Run:
     return Run(found[0], store, artifacts)
 
 
+def resolve_run(ref: str | Run | None = "last", *, settings: Settings | None = None) -> Run:
+    """Return the run ``ref`` names: a Run, a run id, a unique id prefix, or ``"last"``.
+
+    Parameters
+    ----------
+    ref
+        A Run (returned as is); a full run id; a prefix of one (at least 6 hexadecimal
+        characters, matching exactly one run, nested runs included); or ``"last"``/None,
+        the active run if one is open, else the most recently started top-level run.
+
+    Raises
+    ------
+    RunNotFound
+        Nothing matches.
+    ValidationError
+        A prefix is shorter than 6 characters or matches several runs.
+    """
+    if isinstance(ref, Run):
+        return ref
+    if ref is None or ref == "last":
+        current = active.current()
+        return current if current is not None else last_run(settings=settings)
+    if not isinstance(ref, str) or not ref.strip():
+        raise RunNotFound(ref, _RUN_REF_HINT)
+    ref = ref.strip().lower()
+    if any(c not in "0123456789abcdef" for c in ref):
+        raise RunNotFound(ref, _RUN_REF_HINT)
+    if len(ref) == 32:
+        return get_run(ref, settings=settings)
+    if len(ref) < 6:
+        raise ValidationError(f"run id prefix {ref!r} is too short; give at least 6 characters")
+    store, artifacts = _stores(settings)
+    get_buffer().flush_quietly()
+    found = store.search_runs(filter=f"run_id like '{ref}%'", max_results=2)
+    if not found:
+        raise RunNotFound(ref, "no run id starts with it; list runs with `nbmlops runs list`")
+    if len(found) > 1:
+        raise ValidationError(f"run id prefix {ref!r} matches several runs "
+                              f"({found[0].id[:12]}…, {found[1].id[:12]}…); give more of it")
+    return Run(found[0], store, artifacts)
+
+
+_RUN_REF_HINT = ("a run is named by its id (32 hexadecimal characters), a unique prefix of at "
+                 "least 6 of them, or 'last'")
+
+
 def runs(
     experiment: str | None = None,
     filter: str | None = None,

@@ -179,14 +179,14 @@ def diff_runs(a: str | Run, b: str | Run, *, settings: Settings | None = None) -
 
 
 def _run(ref: str | Run, settings: Settings | None) -> Run:
-    from nbmlops.tracking.api import get_run
+    from nbmlops.tracking.api import resolve_run
     from nbmlops.tracking.run import Run
 
     if isinstance(ref, Run):
         return ref
     if not isinstance(ref, str) or not ref:
         raise ValidationError(f"a run to diff must be a run id or a Run, got {ref!r}")
-    return get_run(ref, settings=settings)
+    return resolve_run(ref, settings=settings)
 
 
 def _same(x: Any, y: Any) -> bool:

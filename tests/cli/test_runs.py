@@ -140,7 +140,7 @@ def test_show_failed_run_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("run_id", "message"), [
     ("0" * 32, f"Error: run '{'0' * 32}' not found; list runs with `nbmlops runs list`"),
     ("abc", "too short"),
-    ("zzzzzzzz", "run ids are 32 hexadecimal characters"),
+    ("zzzzzzzz", "its id (32 hexadecimal characters), a unique prefix of at least 6"),
     ("last", "Error: run 'last' not found; no runs recorded yet"),
 ])
 def test_show_errors_one_line(run_id: str, message: str) -> None:
