@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nbmlops.cli._table import render_frame
+from nbmlops._format import render_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,9 +133,9 @@ def check_cmd(ref: str, notebook: str, output: str | None, params: tuple[str, ..
     if fmt == "json":
         click.echo(json.dumps([{c: r.get(c) for c in cols} for r in rows], indent=2))
     else:
-        from nbmlops.registry.cards import _fmt
+        from nbmlops._format import threshold
 
-        frame = pd.DataFrame([{c: r.get(c) if c in ("check", "passed") else _fmt(r.get(c))
+        frame = pd.DataFrame([{c: r.get(c) if c in ("check", "passed") else threshold(r.get(c))
                                for c in cols} for r in rows], columns=cols)
         frame["passed"] = frame["passed"].map({True: "PASS", False: "FAIL"})
         click.echo(render_frame(frame))
@@ -152,12 +152,14 @@ def check_cmd(ref: str, notebook: str, output: str | None, params: tuple[str, ..
 @click.option("--reason", default=None, help="Why (required with --force; audit log).")
 def promote_cmd(ref: str, alias: str, force: bool, reason: str | None) -> None:
     """Move ALIAS to REF if its latest checks all passed."""
-    from nbmlops.registry.aliases import promote
+    from nbmlops._format import promoted
+    from nbmlops.registry.aliases import model_aliases, promote
     from nbmlops.registry.versions import resolve_version
 
     name, version = resolve_version(ref)
+    was = model_aliases(name).get(alias)
     promote(name, version, alias, force=force, reason=reason)
-    click.echo(f"{name}@{alias} -> version {version}" + (" [forced]" if force else ""))
+    click.echo(promoted(name, alias, version, was=was, forced=force))
 
 
 @models.group("alias")

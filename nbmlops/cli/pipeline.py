@@ -27,6 +27,7 @@ def pipeline() -> None:
 def run(spec: str, params: tuple[str, ...], force: bool, only: tuple[str, ...], jobs: int,
         executor: str, address: str | None, quiet: bool) -> None:
     """Run the pipeline in SPEC; exit 1 naming the failed step, cell and error."""
+    from nbmlops._format import failed_step
     from nbmlops.pipelines.params import parse_params
     from nbmlops.pipelines.progress import BaseProgress, TerminalProgress
     from nbmlops.pipelines.runner import run_pipeline
@@ -38,9 +39,7 @@ def run(spec: str, params: tuple[str, ...], force: bool, only: tuple[str, ...], 
     if quiet:
         click.echo(result.summary())
     for outcome in result.failed:
-        kept = f"; executed notebook: {outcome.notebook}" if outcome.notebook else ""
-        click.echo(f"step {outcome.name} failed: {outcome.error or outcome.reason}{kept}",
-                   err=True)
+        click.echo(failed_step(outcome), err=True)
     result.raise_for_status()
 
 
@@ -48,14 +47,9 @@ def run(spec: str, params: tuple[str, ...], force: bool, only: tuple[str, ...], 
 @click.argument("spec", type=click.Path(dir_okay=False))
 def validate(spec: str) -> None:
     """Check SPEC, its notebooks and their parameters without running anything."""
+    from nbmlops._format import pipeline_valid
     from nbmlops.pipelines.notebooks import validate_notebooks
     from nbmlops.pipelines.spec import load_spec
 
     loaded = load_spec(spec)
-    infos = validate_notebooks(loaded)
-    click.echo(f"pipeline {loaded.name}: {len(loaded.steps)} steps, valid")
-    for name in loaded.order:
-        step = loaded.steps[name]
-        needs = f" (needs {', '.join(step.needs)})" if step.needs else ""
-        click.echo(f"  {name}: {step.notebook.name}{needs}, "
-                   f"{len(infos[name].cells)} code cells")
+    click.echo(pipeline_valid(loaded, validate_notebooks(loaded)))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nbmlops.cli._table import render_frame
+from nbmlops._format import render_frame
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from nbmlops.cli._table import when
+from nbmlops._format import when
 
 
 @click.group("schedule")

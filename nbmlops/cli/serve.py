@@ -6,7 +6,7 @@ import json
 
 import click
 
-from nbmlops.cli._table import render, when
+from nbmlops._format import DEPLOYMENT_COLUMNS, deployment_row, render
 
 RUNTIME = click.Choice(["auto", "onnx", "sklearn"])
 
@@ -16,8 +16,9 @@ RUNTIME = click.Choice(["auto", "onnx", "sklearn"])
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback requires a token.")
 @click.option("--port", "-p", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (each loads the model).")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Worker processes, forked after the model is loaded (default: one per "
+                   "available CPU core).")
 @click.option("--runtime", type=RUNTIME, default="auto", show_default=True,
               help="onnx: onnxruntime, only if it matches scikit-learn; auto: onnx when it "
                    "does, else sklearn.")
@@ -31,7 +32,7 @@ RUNTIME = click.Choice(["auto", "onnx", "sklearn"])
               help="Write every prediction to the store for monitoring.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0,
               show_default=True, help="Seconds between checks of the followed alias.")
-def serve(ref: str, host: str, port: int, workers: int, runtime: str, token: str | None,
+def serve(ref: str, host: str, port: int, workers: int | None, runtime: str, token: str | None,
           max_body_bytes: int | None, batching: str, log_predictions: bool,
           poll_interval: float) -> None:
     """Serve REF (name@alias, name/version, or a folder from `nbmlops package`) in the foreground.
@@ -66,10 +67,7 @@ def list_cmd(show_all: bool, fmt: str) -> None:
     if not rows:
         click.echo("no deployments" + ("" if show_all else " running (--all shows stopped ones)"))
         return
-    cols = ["name", "ref", "version", "url", "pid", "status", "started"]
-    table = [[str(r["name"]), str(r["ref"]), str(r["version"]), str(r["url"]), str(r["pid"]),
-              str(r["status"]), when(r["started_at"])] for r in rows]
-    click.echo(render(cols, table))
+    click.echo(render(list(DEPLOYMENT_COLUMNS), [deployment_row(r) for r in rows]))
 
 
 @deployments.command("stop")

@@ -138,10 +138,10 @@ class DeployMagics(Magics):
     def _list(self) -> Any:
         import pandas as pd
 
+        from nbmlops._format import DEPLOYMENT_COLUMNS
         from nbmlops.serving.deployments import list_deployments
 
-        cols = ["name", "ref", "version", "url", "pid", "status", "runtime", "started_at"]
         rows = [d.as_dict() for d in list_deployments()]
-        frame = pd.DataFrame(rows, columns=cols)
+        frame = pd.DataFrame(rows, columns=list(DEPLOYMENT_COLUMNS))
         frame["started_at"] = pd.to_datetime(frame["started_at"], unit="s", utc=True)
         return frame

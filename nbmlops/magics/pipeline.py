@@ -83,6 +83,7 @@ class PipelineMagics(Magics):
 
 
 def _run(args: Any) -> Any:
+    from nbmlops._format import failed_step
     from nbmlops.pipelines.params import parse_params
     from nbmlops.pipelines.runner import run_pipeline
 
@@ -90,18 +91,17 @@ def _run(args: Any) -> Any:
                           jobs=args.jobs, executor=args.executor, only=args.only or None,
                           address=args.address)
     for outcome in result.failed:
-        print(f"step {outcome.name} failed: {outcome.error or outcome.reason}; "
-              f"executed notebook: {outcome.notebook}")
+        print(failed_step(outcome))
     return result
 
 
 def _validate(args: Any) -> Any:
+    from nbmlops._format import pipeline_valid
     from nbmlops.pipelines.notebooks import validate_notebooks
     from nbmlops.pipelines.spec import load_spec
 
     spec = load_spec(args.spec)
-    validate_notebooks(spec)
-    print(f"pipeline {spec.name}: {len(spec.steps)} steps, valid ({' → '.join(spec.order)})")
+    print(pipeline_valid(spec, validate_notebooks(spec)))
     return spec
 
 

@@ -85,6 +85,7 @@ class RegistryMagics(Magics):
         """
         from IPython.display import display
 
+        from nbmlops._format import promoted
         from nbmlops.registry.aliases import promote
         from nbmlops.registry.check_runner import run_check_cell
 
@@ -99,12 +100,14 @@ class RegistryMagics(Magics):
             if not suite.passed:
                 raise UsageError(f"{suite.version.ref} was not promoted to @{args.promote_to}: "
                                  f"{len(suite.failed)} of {len(suite.results)} checks failed")
+            mv = suite.version
             try:
-                promote(suite.version.name, suite.version.version, args.promote_to,
+                was = _alias_target(mv.name, args.promote_to)
+                promote(mv.name, mv.version, args.promote_to,
                         reason=f"%%modeltest passed ({len(suite.results)} checks)")
             except NbmlopsError as exc:
                 raise UsageError(str(exc)) from exc
-            print(f"{suite.version.name}@{args.promote_to} -> version {suite.version.version}")
+            print(promoted(mv.name, args.promote_to, mv.version, was=was))
         return None
 
     @magic_arguments()
@@ -122,6 +125,7 @@ class RegistryMagics(Magics):
             %promote churn/3 production
             %promote churn@staging production --force --reason "hotfix, checks rerun later"
         """
+        from nbmlops._format import promoted
         from nbmlops.registry.aliases import promote
         from nbmlops.registry.refs import parse_ref
         from nbmlops.registry.versions import resolve_version
@@ -133,9 +137,7 @@ class RegistryMagics(Magics):
             promote(name, version, args.alias, force=args.force, reason=_unquote(args.reason))
         except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
-        was = f" (was {before})" if before is not None else ""
-        forced = " [forced]" if args.force else ""
-        print(f"{name}@{args.alias} -> version {version}{was}{forced}")
+        print(promoted(name, args.alias, version, was=before, forced=args.force))
 
 
 def _unquote(text: str | None) -> str | None:
@@ -163,10 +165,9 @@ def _model_argument(name: str, run: str, ns: dict[str, Any]) -> Any:
 
 
 def _alias_target(name: str, alias: str) -> int | None:
-    from nbmlops.registry.versions import _registry
+    from nbmlops.registry.aliases import model_aliases
 
-    reg, _ = _registry()
-    return reg.aliases(name).get(alias)
+    return model_aliases(name).get(alias)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbmlops._format import number
 from nbmlops.errors import PipelineError
 from nbmlops.pipelines import recording
 
@@ -67,8 +68,8 @@ class Reproduction:
             lines.append(f"  execution failed: {self.error}")
         for c in self.checks:
             where = f"{c.path}:" if c.path else ""
-            lines.append(f"  {c.status:8} {where}{c.key}  recorded={_fmt(c.old)}  "
-                         f"now={_fmt(c.new)}")
+            lines.append(f"  {c.status:8} {where}{c.key}  recorded={number(c.old, '-')}  "
+                         f"now={number(c.new, '-')}")
         if not self.checks:
             lines.append("  (no metrics were recorded to compare)")
         for title, items in (("code changed", self.code_changes),
@@ -77,10 +78,6 @@ class Reproduction:
         return "\n".join(lines)
 
     __str__ = summary
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
 
 
 def compare(old: Tree, new: Tree, rtol: float, atol: float) -> list[MetricCheck]:

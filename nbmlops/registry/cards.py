@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from html import escape
 from typing import TYPE_CHECKING, Any
+
+from nbmlops._format import number, threshold, when
 
 if TYPE_CHECKING:
     from nbmlops.registry.versions import ModelVersion
@@ -38,12 +39,6 @@ class ModelCard:
     environment: dict[str, Any] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
     alias_history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return ""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def build_card(mv: ModelVersion) -> ModelCard:
@@ -113,22 +108,9 @@ def _rows_table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     if not rows:
         return "<i>none recorded</i>"
     head = "".join(f"<th>{escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{escape(number(r.get(c)))}</td>" for c in cols)
+                   + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict) and set(value) <= {"min", "max"}:
-        return " and ".join(f"{'≥' if k == 'min' else '≤'} {_fmt(v)}" for k, v in value.items())
-    if isinstance(value, list) and len(value) == 2 and all(
-            isinstance(v, (int, float)) for v in value):
-        return f"between {_fmt(value[0])} and {_fmt(value[1])}"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 def checks_table_html(rows: list[dict[str, Any]], title: str = "checks") -> str:
@@ -137,9 +119,9 @@ def checks_table_html(rows: list[dict[str, Any]], title: str = "checks") -> str:
     for r in rows:
         cls, word = ("nbmlops-pass", "PASS") if r["passed"] else ("nbmlops-fail", "FAIL")
         body += (f"<tr><td>{escape(r['check'])}</td><td class='{cls}'>{word}</td>"
-                 f"<td>{escape(_fmt(r.get('value')))}</td>"
-                 f"<td>{escape(_fmt(r.get('threshold')))}</td>"
-                 f"<td>{escape(_fmt(r.get('detail')))}</td></tr>")
+                 f"<td>{escape(threshold(r.get('value')))}</td>"
+                 f"<td>{escape(threshold(r.get('threshold')))}</td>"
+                 f"<td>{escape(threshold(r.get('detail')))}</td></tr>")
     return (f"{_STYLE}<div class='nbmlops-card'><b>{escape(title)}</b><table><tr><th>check</th>"
             f"<th>result</th><th>value</th><th>threshold</th><th>detail</th></tr>{body}"
             "</table></div>")
@@ -149,7 +131,7 @@ def model_card_html(mv: ModelVersion) -> str:
     """Return the HTML card of a model version."""
     c = build_card(mv)
     unsafe = " <span class='nbmlops-fail'>UNSAFE pickle</span>" if mv.unsafe else ""
-    hist = [{**h, "at": _when(h["at"]), "forced": "yes" if h["forced"] else ""}
+    hist = [{**h, "at": when(h["at"], "", zone=True), "forced": "yes" if h["forced"] else ""}
             for h in c.alias_history]
     checks = (checks_table_html(c.checks, "latest check batch")
               if c.checks else "<i>never checked — run %%modeltest before promoting</i>")
@@ -157,7 +139,7 @@ def model_card_html(mv: ModelVersion) -> str:
     return (
         f"{_STYLE}<div class='nbmlops-card'><h3>{escape(mv.ref)}{unsafe}</h3>"
         f"{_kv_table(c.summary)}"
-        f"<h4>Metrics</h4>{_kv_table({k: _fmt(v) for k, v in sorted(c.metrics.items())})}"
+        f"<h4>Metrics</h4>{_kv_table({k: number(v) for k, v in sorted(c.metrics.items())})}"
         f"<h4>Params</h4>{_kv_table(c.params)}"
         f"<h4>Signature</h4>{_kv_table(dict(c.signature))}"
         f"<h4>Training data</h4>{_rows_table(c.data, DATA_COLS)}"
@@ -181,7 +163,7 @@ def model_card_text(mv: ModelVersion) -> str:
         if not shown:
             out.append("  (none recorded)")
         width = max((len(str(k)) for k in shown), default=0)
-        out.extend(f"  {str(k).ljust(width)}  {_fmt(v)}" for k, v in shown.items())
+        out.extend(f"  {str(k).ljust(width)}  {number(v)}" for k, v in shown.items())
 
     section("Summary", c.summary)
     section("Metrics", dict(sorted(c.metrics.items())))
@@ -195,12 +177,12 @@ def model_card_text(mv: ModelVersion) -> str:
         out.extend(["  cell source:", *(f"    | {line}" for line in c.source.splitlines())])
     section("Environment", c.environment)
     section("Checks (latest batch)", {
-        r["check"]: f"{'PASS' if r['passed'] else 'FAIL'}  value={_fmt(r.get('value'))}  "
-                    f"threshold={_fmt(r.get('threshold'))}"
+        r["check"]: f"{'PASS' if r['passed'] else 'FAIL'}  value={threshold(r.get('value'))}  "
+                    f"threshold={threshold(r.get('threshold'))}"
                     + (f"  ({r['detail']})" if r.get("detail") else "") for r in c.checks})
     out.append("\nAlias history")
-    out.extend(f"  {_when(h['at'])}  @{h['alias']}  {h['from_version']} -> {h['to_version']}  "
-               f"by {h['user']}" + ("  FORCED" if h["forced"] else "")
+    out.extend(f"  {when(h['at'], '', zone=True)}  @{h['alias']}  {h['from_version']} -> "
+               f"{h['to_version']}  by {h['user']}" + ("  FORCED" if h["forced"] else "")
                + (f"  ({h['reason']})" if h["reason"] else "") for h in c.alias_history)
     if not c.alias_history:
         out.append("  (none recorded)")

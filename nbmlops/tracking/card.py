@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from nbmlops._format import number
+
 if TYPE_CHECKING:
     from nbmlops.tracking.run import Run
 
@@ -20,16 +22,10 @@ def _table(rows: list[tuple[str, Any]]) -> str:
         return "<i>none</i>"
     body = "".join(
         f"<tr><td style='padding:1px 8px 1px 0'><code>{escape(str(k))}</code></td>"
-        f"<td style='padding:1px 0'>{escape(_fmt(v))}</td></tr>"
+        f"<td style='padding:1px 0'>{escape(number(v))}</td></tr>"
         for k, v in rows
     )
     return f"<table style='border-collapse:collapse'>{body}</table>"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
 
 
 def run_card(run: Run) -> str:
