@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -46,13 +47,28 @@ DEFAULT_MAX_ROWS = 100_000
 MAX_FEEDBACK = 10_000
 
 
+MAX_ROWS_ENV = "NBMLOPS_SERVE_MAX_ROWS"
+
+
+def env_max_rows() -> int:
+    """Return the row limit from ``NBMLOPS_SERVE_MAX_ROWS`` (default DEFAULT_MAX_ROWS)."""
+    from nbmlops.errors import ConfigError
+
+    raw = os.environ.get(MAX_ROWS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_ROWS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{MAX_ROWS_ENV}={raw!r} must be a whole number of rows, at least 1")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """How the app behaves: auth, body and row limits, micro-batching, prediction logging."""
 
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
-    max_rows: int = DEFAULT_MAX_ROWS
+    max_rows: int = field(default_factory=lambda: env_max_rows())
     batching: str = "on"  # micro-batch concurrent single-row requests ("off" to disable)
     log_predictions: bool = True
 
@@ -73,7 +89,8 @@ def create_app(service: ModelService, options: ServeOptions | None = None, *,
     pred.max_rows = opts.max_rows
 
     def on_swap(old: LoadedModel, new: LoadedModel) -> None:
-        metrics.swaps.inc()
+        if new.version != old.version:  # not when the same version moves to onnxruntime
+            metrics.swaps.inc()
         metrics.set_model(new.name, new.version, new.runtime.name)
 
     def on_failure(version: int, exc: BaseException) -> None:
@@ -166,6 +183,7 @@ def _add_core_routes(app: FastAPI, service: ModelService, metrics: ServingMetric
             "follows_alias": service.follows_alias, "flavor": cur.flavor,
             "runtime": cur.runtime.name, "runtime_reason": cur.runtime_reason,
             "signature": cur.signature, "nbmlops_version": __version__,
+            "startup": service.startup,
         })
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["monitoring"])
