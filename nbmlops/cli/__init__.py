@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "reproduce": "nbmlops.cli.reproduce:reproduce",
     "schedule": "nbmlops.cli.schedule:schedule",
     "scheduler": "nbmlops.cli.schedule:scheduler",
+    "store": "nbmlops.cli.store:store",
 }
 
 

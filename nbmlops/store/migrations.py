@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, update
 
@@ -51,6 +52,38 @@ def is_current(engine: Engine) -> bool:
         return before == s.SCHEMA_VERSION and not _missing_tables(conn)
 
 
+def backup_path(db: Path, version: int) -> Path:
+    """Return where the copy of a version-``version`` SQLite store is kept before upgrading."""
+    return db.with_name(f"{db.name}.v{version}.backup")
+
+
+def backup_sqlite(engine: Engine) -> Path | None:
+    """Copy an SQLite store that is about to be upgraded (once per old version).
+
+    Returns the backup's path, or None when there is nothing to back up (a new or current
+    store, or not SQLite). SQLite's online backup copies a consistent snapshot even while
+    other processes write.
+    """
+    import sqlite3
+
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db or db == ":memory:":
+        return None
+    with engine.connect() as conn:
+        before = stored_version(conn)
+    if before is None or before >= s.SCHEMA_VERSION:
+        return None
+    target = backup_path(Path(db), before)
+    if not target.exists():
+        partial = target.with_name(target.name + ".partial")
+        with sqlite3.connect(db) as src, sqlite3.connect(partial) as dst:
+            src.backup(dst)
+        dst.close()
+        src.close()
+        partial.replace(target)  # never leave a half-written backup under the final name
+    return target
+
+
 def migrate(engine: Engine) -> int:
     """Bring the database to ``SCHEMA_VERSION``; return the version it had before.
 
@@ -59,6 +92,7 @@ def migrate(engine: Engine) -> int:
     """
     if is_current(engine):
         return s.SCHEMA_VERSION
+    backup_sqlite(engine)
     with engine.connect() as conn:
         conn = conn.execution_options(nbmlops_write=True)
         with conn.begin():

@@ -45,7 +45,8 @@ class SqlBase(BaseStore):
         self.engine = self._make_engine(url)
         try:
             with self._translate():
-                migrate(self.engine)
+                #: the schema version the store had when this process opened it (0: new)
+                self.opened_at_version = migrate(self.engine)
         except BaseException:
             self.engine.dispose()  # do not leak pooled connections of a store we refuse
             raise
