@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +38,23 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("NBMLOPS_REQUIRE_ALL") == "1":
         pytest.fail(f"required in CI but unavailable: {reason}")
     pytest.skip(reason)
+
+
+def wait_until(condition: Callable[[], T], what: str, *, timeout: float = 60.0,
+               interval: float = 0.02) -> T:
+    """Return ``condition()``'s first truthy value, polling it until ``timeout`` seconds pass.
+
+    The way tests wait for another process or thread: never a fixed sleep. On timeout the
+    test fails naming ``what`` it waited for.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g}s for {what}")
+        time.sleep(interval)
 
 
 @pytest.fixture
