@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 import nbmlops
-from tests.conftest import require
+from tests.conftest import require, wait_until
 
 pytestmark = pytest.mark.kernel
 
@@ -156,7 +155,7 @@ def test_sigkilled_kernel_leaves_a_killed_run_with_flushed_metrics(tmp_path: Pat
         kc.execute_interactive("%load_ext nbmlops", timeout=60)
         kc.execute(KILLED_CELL)
         _wait_for_stdout(kc, "logged")
-        time.sleep(0.2 * 2.5)  # > 1.5 flush intervals: the timer has written the points
+        wait_until(lambda: _stored_points("m") == 5, "the flush timer to write the 5 points")
         os.kill(km.provisioner.pid, signal.SIGKILL)
         km.provisioner.process.wait(timeout=30)
     finally:
@@ -167,6 +166,14 @@ def test_sigkilled_kernel_leaves_a_killed_run_with_flushed_metrics(tmp_path: Pat
     assert run.status.value == "KILLED"
     assert run.metric_history("m")["value"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert run.record.notebook_path == str(notebook)
+
+
+def _stored_points(metric: str) -> int:
+    """Return how many points of ``metric`` the store holds for the only run (0 before it)."""
+    frame = nbmlops.runs()
+    if frame.empty:
+        return 0
+    return len(nbmlops.get_run(frame["run_id"].iloc[0]).metric_history(metric))
 
 
 def _wait_for_stdout(kc: Any, text: str) -> None:
