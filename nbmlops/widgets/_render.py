@@ -96,7 +96,8 @@ def message(text: str, kind: str = "info") -> str:
         return ""
     color = {"error": "#cf222e", "ok": "#1a7f37", "warn": "#9a6700"}.get(kind, MUTED)
     icon = {"error": "⚠ ", "ok": "✔ ", "warn": "⚠ "}.get(kind, "")
-    return f"<div style='{FONT};color:{color};margin:2px 0'>{icon}{escape(text)}</div>"
+    return (f"<div style='{FONT};color:{color};margin:2px 0'>{icon}"
+            f"{escape(text, quote=False)}</div>")
 
 
 def heading(text: str, note: str = "") -> str:

@@ -222,7 +222,7 @@ class ModelsPanel(Panel):
             return False
         self.reason.value = ""
         self.guard(self._load)
-        self.show(f"{name}@{target} -> v{mv.version} (recorded in the audit log)", "ok")
+        self.show(f"{name}@{target} → v{mv.version} (recorded in the audit log)", "ok")
         return True
 
     def rollback(self) -> bool:
