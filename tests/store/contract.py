@@ -221,13 +221,13 @@ class StoreContract:
         for i, (model, acc) in enumerate([("rf", 0.91), ("rf", 0.85), ("lr", 0.95),
                                           ("lr", 0.70)]):
             rec = store.create_run("exp" if i < 3 else "other", f"run{i}")
+            store.update_run(rec.id, start_time=1_700_000_000.0 + i)  # the default order
             store.log_params(rec.id, _params(model=model, depth=i * 2, alpha=str(i / 10)))
             _metric(store, rec.id, "acc", acc)
             store.set_tags(rec.id, {"team": "Ops" if i % 2 else "ml"})
             if i == 1:
                 store.end_run(rec.id, RunStatus.FINISHED)
             ids[f"run{i}"] = rec.id
-            time.sleep(0.002)  # distinct start times for the default order
         return ids
 
     def test_search_default_order_newest_first(self, store: SqlStore,
