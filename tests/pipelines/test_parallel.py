@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import nbmlops
 from nbmlops.errors import PipelineError
+from tests.conftest import require
 
 
 def windows(result: nbmlops.pipelines.results.PipelineRun, *names: str) -> list[tuple]:
@@ -24,8 +27,17 @@ def test_jobs_run_independent_steps_at_once(misc: Path) -> None:
     assert (misc / "out_left-right.txt").read_text() == "left-right"
 
 
+def _distributed() -> Any:
+    """Return dask.distributed: skipped locally when missing, a failure in CI."""
+    require(importlib.util.find_spec("distributed") is not None,
+            "dask distributed is not installed (pip install 'nbmlops[dask]')")
+    import distributed
+
+    return distributed
+
+
 def test_dask_local_cluster(basic: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+    distributed = _distributed()
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         result = nbmlops.run_pipeline(basic / "pipeline.yaml", executor="dask",
@@ -38,7 +50,7 @@ def test_dask_local_cluster(basic: Path) -> None:
 
 
 def test_dask_address_that_does_not_answer(basic: Path) -> None:
-    pytest.importorskip("distributed")
+    _distributed()
     with pytest.raises(PipelineError, match="could not reach the Dask scheduler at "
                                             "tcp://127.0.0.1:9 within 1s"):
         nbmlops.run_pipeline(basic / "pipeline.yaml", executor="dask",
