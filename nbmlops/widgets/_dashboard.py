@@ -60,9 +60,11 @@ class Dashboard(AutoRefresh, w.VBox):  # type: ignore[misc]  # ipywidgets is unt
 
     def close(self) -> None:
         """Stop the refresh timer and close the dashboard and its panels."""
-        for panel in self.panels:
-            panel.close()
-        self.tabs.close()
+        # getattr: __del__ also calls close() on a dashboard whose __init__ raised
+        for name in ("runs", "models", "deployments", "monitoring", "pipelines", "tabs"):
+            part = getattr(self, name, None)
+            if part is not None:
+                part.close()
         super().close()
 
     def snapshot_html(self) -> str:
