@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import wait_until
 from tests.serving.conftest import COLUMNS, free_port, register, start_serve, stop, wait_http
 
 
@@ -109,10 +109,7 @@ def test_deploy_with_token_then_dead_process_status(churn: str) -> None:
         (listed,) = list_deployments()
         assert listed.name == dep.name and listed.pid == dep.pid
         os.killpg(dep.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while dep.status != "dead" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert dep.status == "dead"
+        wait_until(lambda: dep.status == "dead", "the killed server to show as dead", timeout=10)
         assert list_deployments() == []
         (row,) = list_deployments(include_stopped=True)
         assert row.status == "dead"
@@ -141,12 +138,10 @@ def test_hot_swap_under_load_drops_nothing(churn: str) -> None:
     try:
         for t in threads:
             t.start()
-        time.sleep(0.5)
+        wait_until(lambda: len(results) >= 6, "requests answered by version 1")
         set_alias("churn", "production", v2)
-        deadline = time.monotonic() + 30
-        while not any(v == "2" for _, v in results[-5:]) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.3)
+        wait_until(lambda: sum(v == "2" for _, v in results) >= 6,
+                   "requests answered by version 2 after the alias moved", timeout=30)
     finally:
         done.set()
         for t in threads:
@@ -162,10 +157,7 @@ def test_hot_swap_under_load_drops_nothing(churn: str) -> None:
 
         mv = rollback(dep.name)
         assert mv.version == 1
-        deadline = time.monotonic() + 30
-        while dep.version != 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert dep.version == 1
+        wait_until(lambda: dep.version == 1, "the server to follow the rollback", timeout=30)
     finally:
         dep.stop()
     assert dep.status == "stopped"
@@ -186,12 +178,9 @@ def test_cli_serve_keeps_serving_when_the_store_breaks(churn: str, nbmlops_home:
                     f.write(b"this is not a sqlite database" * 1000)
         for _ in range(5):
             assert httpx.post(f"{url}/invocations", json=body).status_code == 200
-        deadline = time.monotonic() + 15
-        text = ""
-        while "nbmlops_prediction_log_store_up 0.0" not in text and time.monotonic() < deadline:
-            time.sleep(0.2)
-            text = httpx.get(f"{url}/metrics").text
-        assert "nbmlops_prediction_log_store_up 0.0" in text
+        down = "nbmlops_prediction_log_store_up 0.0"
+        wait_until(lambda: down in httpx.get(f"{url}/metrics").text,
+                   "the metrics to report the store down", timeout=15, interval=0.2)
         assert httpx.post(f"{url}/invocations", json=body).status_code == 200
     finally:
         out = stop(proc)
