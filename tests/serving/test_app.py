@@ -11,6 +11,7 @@ import pytest
 
 from nbmlops.serving.app import ServeOptions, create_app
 from nbmlops.serving.service import ModelService
+from tests.conftest import wait_until
 from tests.serving.conftest import COLUMNS, make_data, register
 
 
@@ -197,7 +198,9 @@ def test_store_outage_keeps_serving_and_shows_in_metrics(churn: str, asgi_client
             for _ in range(3):
                 r = await c.post("/invocations", json={"instances": [[30, 1.0, 3, 0.5]]})
                 assert r.status_code == 200
-            await asyncio.sleep(0.3)
+            # the logger flushes on its own thread: poll until its failed write is counted
+            wait_until(lambda: b"nbmlops_prediction_log_store_up 0.0" in metrics.render(),
+                       "the failed flush to show in the metrics", timeout=10)
             return (await c.get("/metrics")).text
 
     text = run(go())
