@@ -158,3 +158,34 @@ def _write_pipeline(spec: Path, nb: Path, code: str) -> None:
     nbformat.write(book, nb)
     spec.write_text(f"name: retrain\nparams:\n  model: ''\nsteps:\n  step:\n"
                     f"    notebook: {nb.name}\n    parameters: {{model: '${{params.model}}'}}\n")
+
+
+def test_scheduler_daemon_evaluates_rules_and_runs_on_alert_schedules(
+        ref: str, tmp_path: Path) -> None:
+    """`nbmlops scheduler` fires rules with no notebook open; an --on-alert schedule whose
+    pipeline broke is started and its failure recorded on the event."""
+    import os
+
+    from nbmlops.pipelines.schedules import add_schedule
+
+    spec, nb = tmp_path / "retrain.yaml", tmp_path / "step.ipynb"
+    _write_pipeline(spec, nb, "print(model)")
+    add_schedule(spec, on_alert="m", name="retrain-m")
+    spec.unlink()
+    nbmlops.add_alert_rule(ref, "drift_share", ">", 0.3)
+    _traffic(shift=1.5)
+    proc = subprocess.Popen([sys.executable, "-m", "nbmlops", "scheduler", "--run-for", "120",
+                             "--alert-interval", "1"], env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while nbmlops.alerts().empty or nbmlops.alerts()["status"].iloc[0] == "no pipeline":
+            assert proc.poll() is None and time.monotonic() < deadline, "no alert fired"
+            time.sleep(0.3)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    [event] = monitoring_store().events("m")
+    [run] = event["pipeline_runs"]
+    assert run["pipeline"] == "schedule retrain-m" and run["status"] == "error"
+    assert "alert m/1: drift_share > 0.3" in out
