@@ -29,8 +29,8 @@ class MonitoringPanel(Panel):
     """Monitoring of a deployment's model: pick it in ``.deployment`` and ``.window``.
 
     ``.report`` is the :func:`nbmlops.monitor` report shown; ``.drift`` its per-feature
-    table, ``.history`` the stored drift/accuracy over time and ``.alerts`` the alert
-    events (None where this version of nbmlops has no such API).
+    table, ``.history`` the stored drift/accuracy over time, ``.rules`` and ``.alerts``
+    the alert rules and events (None where this version of nbmlops has no such API).
     """
 
     title = "Monitoring"
@@ -40,6 +40,7 @@ class MonitoringPanel(Panel):
         self.drift: pd.DataFrame | None = None
         self.history: pd.DataFrame | None = None
         self.alerts: pd.DataFrame | None = None
+        self.rules: pd.DataFrame | None = None
         self._quiet = False
         super().__init__(refresh=refresh, **kwargs)
 
@@ -97,12 +98,11 @@ class MonitoringPanel(Panel):
             self._show_drift(self.drift)
         self.history = _history(ref)
         self._show_history()
-        self.alerts = _alert_events(ref.split("@")[0].split("/")[0])
-        if self.alerts is not None and len(self.alerts):
-            self.alerts_html.value = r.heading("Alert events") + _frame_table(self.alerts)
+        self.rules, self.alerts = _alerts(ref)
+        self.alerts_html.value = _alerts_html(self.rules, self.alerts)
 
     def _clear(self) -> None:
-        self.report = self.drift = self.history = self.alerts = None
+        self.report = self.drift = self.history = self.alerts = self.rules = None
         self.summary.value = self.drift_table.value = self.history_note.value = ""
         self.alerts_html.value = ""
         self.drift_chart.value = self.history_chart.value = b""
@@ -208,26 +208,42 @@ def _history(ref: str) -> pd.DataFrame | None:
     return frame
 
 
-def _alert_events(model: str) -> pd.DataFrame | None:
-    import pandas as pd
-
+def _alerts(ref: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Return (alert rules, alert events) of the model, or None where this version has none."""
     try:
         module = importlib.import_module("nbmlops.monitoring.alerts")
     except ImportError:
-        return None
-    for name in ("alert_events", "events", "list_events"):
-        fn = getattr(module, name, None)
-        if callable(fn):
-            result = fn(model)
-            return result if isinstance(result, pd.DataFrame) else pd.DataFrame(result)
-    return None
+        return None, None
+    rules_fn, events_fn = getattr(module, "alert_rules", None), getattr(module, "alerts", None)
+    rules = rules_fn(ref) if callable(rules_fn) else None
+    events = events_fn(ref) if callable(events_fn) else None
+    return rules, events
+
+
+RULE_COLUMNS = ["metric", "op", "threshold", "firing", "last_value", "on_alert"]
+EVENT_COLUMNS = ["time", "rule", "value", "threshold", "status", "cleared"]
+MAX_EVENTS = 20
+
+
+def _alerts_html(rules: pd.DataFrame | None, events: pd.DataFrame | None) -> str:
+    parts = []
+    if rules is not None and len(rules):
+        shown = rules[[c for c in RULE_COLUMNS if c in rules.columns]].copy()
+        if "firing" in shown.columns:
+            shown["firing"] = ["firing" if v else "ok" for v in shown["firing"]]
+        parts.append(r.heading("Alert rules") + _frame_table(shown, status="firing"))
+    if events is not None and len(events):
+        shown = events[[c for c in EVENT_COLUMNS if c in events.columns]].tail(MAX_EVENTS)
+        parts.append(r.heading("Alert events", f"latest {len(shown)} of {len(events)}")
+                     + _frame_table(shown.iloc[::-1]))
+    return "".join(parts)
 
 
 def _nan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def _frame_table(frame: pd.DataFrame, *, verdict: bool = False) -> str:
+def _frame_table(frame: pd.DataFrame, *, verdict: bool = False, status: str = "") -> str:
     verdicts = _verdicts(frame) if verdict else []
     rows = []
     for i, rec in enumerate(frame.to_dict("records")):
@@ -235,8 +251,12 @@ def _frame_table(frame: pd.DataFrame, *, verdict: bool = False) -> str:
         for c, v in rec.items():
             if verdict and c in ("verdict", "drift"):
                 cells.append(r.badge(verdicts[i]))
+            elif c == status:
+                cells.append(r.badge(str(v)))
             else:
                 cells.append(escape(r.fmt(v)))
         rows.append(cells)
     marked = [i for i, v in enumerate(verdicts) if v == "drift"]
+    if status and status in frame.columns:
+        marked += [i for i, v in enumerate(frame[status]) if v == "firing"]
     return r.table([str(c) for c in frame.columns], rows, highlight=marked)

@@ -54,7 +54,14 @@ def test_serve_watch_roll_back_and_stop(churn: Callable[..., Any]) -> None:
         assert "churn@production" in panel.table.value and dep.url in panel.table.value
         assert "data:image/png;base64," in panel.table.value  # the request sparkline
 
+        nbmlops.add_alert_rule("churn@production", "latency_p95_ms", ">", 0.0, min_rows=10)
+        assert len(nbmlops.check_alerts()) == 1
         monitoring = MonitoringPanel()
+        assert monitoring.rules is not None and len(monitoring.rules) == 1
+        assert monitoring.alerts is not None and len(monitoring.alerts) == 1
+        assert "Alert rules" in monitoring.alerts_html.value
+        assert "latency_p95_ms" in monitoring.alerts_html.value and "firing" in \
+            monitoring.alerts_html.value
         assert monitoring.deployment.value == "churn@production"
         assert monitoring.report.requests >= 4 and "requests" in monitoring.summary.value
         if monitoring.drift is not None:
