@@ -98,11 +98,7 @@ def run_pipeline(
     # validation and imports it would overlap, so measured it saved nothing (~+0.01 s)
     timings: dict[str, float] = {}
     with _timed(timings, "validate"):
-        spec = spec if isinstance(spec, PipelineSpec) else load_spec(spec)
-        values = check_param_overrides(spec, dict(params or {}))
-        infos = validate_notebooks(spec)
-        selected = _check_only(spec, only)
-        _preflight_types(spec, infos, values)
+        spec, values, infos, selected = _validate(spec, params, only)
     with _timed(timings, "open store"):
         pstore = pipeline_store()
     runner = _Runner(spec, values, infos, force=force, selected=selected, execute=execute,
@@ -127,6 +123,18 @@ def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
 def outputs_file(executed: Path) -> Path:
     """Return the file a step's kernel appends its ``nbmlops.output`` values to."""
     return executed.with_suffix(".outputs.jsonl")
+
+
+def _validate(spec: str | Path | PipelineSpec, params: dict[str, Any] | None,
+              only: list[str] | tuple[str, ...] | None,
+              ) -> tuple[PipelineSpec, dict[str, Any], dict[str, NotebookInfo], set[str] | None]:
+    """Return (spec, param values, notebook infos, selected steps), raising before anything runs."""
+    spec = spec if isinstance(spec, PipelineSpec) else load_spec(spec)
+    values = check_param_overrides(spec, dict(params or {}))
+    infos = validate_notebooks(spec)
+    selected = _check_only(spec, only)
+    _preflight_types(spec, infos, values)
+    return spec, values, infos, selected
 
 
 def _check_only(spec: PipelineSpec, only: list[str] | tuple[str, ...] | None) -> set[str] | None:
