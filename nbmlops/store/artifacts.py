@@ -62,6 +62,13 @@ class ArtifactStore:
 
     def _write_atomic(self, sha: str, write: Any) -> None:
         final = self.path_of(sha)
+        if not self._local:
+            # Object stores make an upload visible only when it completes (a multipart
+            # upload that is never completed leaves no object), so streaming straight to
+            # the final key is atomic there, with memory bounded by one part; a temp key
+            # plus a server-side copy would only double the traffic.
+            self._write_remote(final, write)
+            return
         tmp_dir = f"{self.root}/tmp"
         tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
         try:
@@ -81,6 +88,19 @@ class ArtifactStore:
             if self.fs.exists(tmp):
                 self.fs.rm(tmp)
 
+    def _write_remote(self, final: str, write: Any) -> None:
+        try:
+            with self.fs.open(final, "wb") as out:
+                write(out)
+        except PermissionError as exc:
+            raise StoreUnavailableError(
+                self.url, f"the object store refused the upload ({exc})",
+                "check the bucket's credentials and permissions") from exc
+        except FileNotFoundError as exc:
+            raise StoreUnavailableError(
+                self.url, f"the bucket or path does not exist ({exc})",
+                "create the bucket, or fix NBMLOPS_ARTIFACT_URL") from exc
+
     def get_bytes(self, sha256: str) -> bytes:
         """Return a blob's bytes after checking that they hash to ``sha256``."""
         try:
@@ -94,8 +114,25 @@ class ArtifactStore:
         return data
 
     def get_to_file(self, sha256: str, dest: str | Path) -> Path:
-        """Write a verified blob to ``dest`` and return that path."""
+        """Stream a blob to ``dest``, checking its hash on the way; return that path.
+
+        Memory stays at one chunk whatever the blob's size; a blob whose bytes do not
+        hash to ``sha256`` raises ArtifactIntegrityError and leaves no file at ``dest``.
+        """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(self.get_bytes(sha256))
+        partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
+        h = hashlib.sha256()
+        try:
+            with self.fs.open(self.path_of(sha256), "rb") as src, open(partial, "wb") as out:
+                for chunk in iter(lambda: src.read(_CHUNK), b""):
+                    h.update(chunk)
+                    out.write(chunk)
+            if h.hexdigest() != sha256:
+                raise ArtifactIntegrityError(sha256, h.hexdigest())
+            os.replace(partial, dest)
+        except FileNotFoundError:
+            raise ArtifactNotFound(sha256, "the blob is missing from the artifact store") from None
+        finally:
+            partial.unlink(missing_ok=True)
         return dest
