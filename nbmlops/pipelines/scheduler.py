@@ -2,7 +2,7 @@
 
 Each schedule is one APScheduler job (id = schedule name) kept in the
 ``nbmlops_scheduler_jobs`` table of the metadata database (SQLAlchemyJobStore on the
-same URL). A job runs the pipeline in a child process (``python -m
+store's own engine; the table is part of ``store/schema.py``). A job runs the pipeline in a child process (``python -m
 nbmlops.pipelines._job NAME``) so a crashing notebook cannot take the scheduler down,
 and ``max_instances=1`` means a schedule never overlaps itself.
 
@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-JOBS_TABLE = "nbmlops_scheduler_jobs"
 Echo = Callable[[str], None]
 
 
@@ -51,17 +50,15 @@ class SchedulerService:
                  sync_interval: float = 2.0, alert_interval: float | None = 60.0) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.jobstores.memory import MemoryJobStore
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        from nbmlops.store.pipelines import pipeline_store
+        from nbmlops.store.pipelines import pipeline_store, scheduler_job_store
 
         self.store = pipeline_store()
         self.echo, self.sync_interval = echo, sync_interval
         self.alert_interval = alert_interval
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self.store.sql.url,
-                                                     tablename=JOBS_TABLE),
+            jobstores={"default": scheduler_job_store(self.store),
                        "internal": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(max_workers)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},

@@ -158,6 +158,17 @@ class PipelineStore:
             raise ScheduleNotFound(name, "list schedules with `nbmlops schedule list`")
 
 
+def scheduler_job_store(store: PipelineStore) -> Any:
+    """Return APScheduler's SQLAlchemyJobStore on the metadata store's own engine.
+
+    Its table (``nbmlops_scheduler_jobs``) is part of the schema, so it is created and
+    migrated with the others and shares the engine's SQLite settings (WAL, busy timeout).
+    """
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    return SQLAlchemyJobStore(engine=store.sql.engine, tablename=s.JOBS_TABLE)
+
+
 def pipeline_store(settings: Any = None) -> PipelineStore:
     """Return a PipelineStore on the configured metadata store."""
     from nbmlops.store import open_store

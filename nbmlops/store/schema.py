@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Unicode,
 )
 
 #: Bump with a migration in ``store/migrations.py`` whenever a table changes.
@@ -394,4 +395,16 @@ alert_events = Table(
     Column("cleared_at", Float),
     Column("pipeline_runs", Text, nullable=False),  # JSON [{name, run_id, status, error}]
     Index("ix_alert_events_model", "model", "at"),
+)
+
+
+#: APScheduler's job store (its SQLAlchemyJobStore layout), on the store's own engine:
+#: created and migrated with the other tables instead of by APScheduler beside them.
+JOBS_TABLE = "nbmlops_scheduler_jobs"
+scheduler_jobs = Table(
+    JOBS_TABLE,
+    metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
 )

@@ -106,3 +106,17 @@ def test_scheduler_process_fires_and_reports_missed_runs(one_step: Path,
     for a, b in zip(ticks, ticks[1:], strict=False):  # never two executions at once
         assert a.end_time <= b.start_time
     assert {s["name"]: s["last_status"] for s in schedules.list_schedules()}["every2s"] == "ok"
+
+
+def test_job_store_is_part_of_the_schema_on_the_stores_engine() -> None:
+    from sqlalchemy import inspect
+
+    from nbmlops.store.pipelines import scheduler_job_store
+
+    store = pipeline_store()
+    # created with every other table when the store opened, before any scheduler ran
+    assert "nbmlops_scheduler_jobs" in inspect(store.sql.engine).get_table_names()
+    jobs = scheduler_job_store(store)
+    assert jobs.engine is store.sql.engine  # the store's SQLite settings, one pool
+    jobs.start(None, "default")  # APScheduler's own create is then a no-op
+    assert jobs.get_all_jobs() == []
