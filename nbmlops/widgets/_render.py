@@ -28,6 +28,10 @@ STATUS_COLORS = {
     "drift": "#cf222e", "ok": "#1a7f37", "no drift": "#1a7f37", "firing": "#cf222e",
 }
 HIGHLIGHT = "#fff8c5"
+SELECTED = "#ddf4ff"
+#: metric name parts meaning "smaller is better" (the best value is bolded in comparisons)
+LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "mape", "latency", "time",
+                   "duration", "perplexity")
 MAX_CELL = 48
 #: Okabe-Ito: readable for colour-blind users, and on white and dark themes
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -114,8 +118,9 @@ def how_to_start(store: str) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
-          highlight: Iterable[int] = (), title: str = "") -> str:
-    """Return an inline-styled table; ``rows`` hold already-escaped HTML cells."""
+          highlight: Iterable[int] = (), title: str = "", color: str = HIGHLIGHT) -> str:
+    """Return an inline-styled table; ``rows`` hold already-escaped HTML cells and the rows
+    in ``highlight`` get the background ``color``."""
     marked = set(highlight)
     th = ("padding:3px 10px 3px 0;text-align:left;border-bottom:2px solid #d0d7de;"
           f"color:{MUTED};font-weight:600;white-space:nowrap")
@@ -123,7 +128,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
     head = "".join(f"<th style='{th}'>{escape(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
-        bg = f" style='background:{HIGHLIGHT}'" if i in marked else ""
+        bg = f" style='background:{color}'" if i in marked else ""
         body.append(f"<tr{bg}>" + "".join(f"<td style='{td}'>{c}</td>" for c in row) + "</tr>")
     cap = heading(title) if title else ""
     return (f"{cap}<table style='{FONT};border-collapse:collapse'><thead><tr>{head}</tr>"
@@ -136,13 +141,16 @@ def short_column(column: str) -> str:
 
 
 # --- runs ---------------------------------------------------------------------------
+HEADERS = {"start_time": "started"}
+
+
 def runs_table(frame: pd.DataFrame, columns: Sequence[str], selected: Iterable[str] = ()
                ) -> str:
     """Return the page of runs as a table; selected runs are highlighted."""
     chosen = set(selected)
     base = ["name", "status", "experiment", "start_time", "duration"]
     shown = [c for c in base if c in frame.columns] + [c for c in columns if c in frame.columns]
-    header = ["run"] + [short_column(c) for c in shown]
+    header = ["run"] + [HEADERS.get(c, short_column(c)) for c in shown]
     rows, marked = [], []
     for i, rec in enumerate(frame.to_dict("records")):
         cells = [f"<code title='{escape(str(rec['run_id']))}'>{escape(str(rec['run_id'])[:8])}"
@@ -161,7 +169,7 @@ def runs_table(frame: pd.DataFrame, columns: Sequence[str], selected: Iterable[s
         rows.append(cells)
         if rec["run_id"] in chosen:
             marked.append(i)
-    return table(header, rows, highlight=marked)
+    return table(header, rows, highlight=marked, color=SELECTED)
 
 
 def comparison_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -195,14 +203,23 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+def lower_is_better(metric: str) -> bool:
+    """Return whether a metric's name says smaller is better (loss, error, mse, latency…)."""
+    name = metric.split(".", 1)[-1].lower()
+    return any(word in name for word in LOWER_IS_BETTER)
+
+
 def comparison_table(comp: pd.DataFrame) -> str:
-    """Return the comparison frame as HTML: differing params highlighted, best metric bold."""
+    """Return the comparison frame as HTML: differing params highlighted, best metric bold
+    (the highest, or the lowest for losses and errors)."""
     runs = [c for c in comp.columns if c != "differs"]
     rows, marked = [], []
     for i, (key, rec) in enumerate(comp.iterrows()):
         values = [rec[r] for r in runs]
         nums = [v for v in values if isinstance(v, (int, float)) and not _missing(v)]
-        best = max(nums) if str(key).startswith("metrics.") and len(nums) > 1 else None
+        best = None
+        if str(key).startswith("metrics.") and len(nums) > 1:
+            best = min(nums) if lower_is_better(str(key)) else max(nums)
         cells = [f"<code>{escape(str(key))}</code>"]
         for v in values:
             text = escape(fmt(v))
@@ -259,6 +276,9 @@ def curves_png(histories: Mapping[str, pd.DataFrame], metric: str) -> bytes:
             ax.scatter(h["step"], h["value"], color=color, label=label, s=18)
         else:
             ax.plot(h["step"], h["value"], color=color, label=label, linewidth=1.6)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("step", fontsize=9)
     ax.set_title(metric, fontsize=10, loc="left")
     _style(ax)

@@ -65,13 +65,16 @@ class ModelsPanel(Panel):
         self.promote_button.on_click(self._on_promote)
         self.rollback_button.on_click(self._on_rollback)
         actions = w.VBox([
+            w.HTML(r.heading("Promote or roll back")),
             w.HBox([self.target, self.reason], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.promote_button, self.rollback_button], layout=w.Layout(gap="8px")),
             self.gate_html,
         ], layout=w.Layout(border="1px solid #d0d7de", padding="6px", margin="6px 0"))
-        return [self.models_table,
-                w.HBox([self.model, self.version], layout=w.Layout(flex_flow="row wrap")),
-                self.versions_table, actions, self.checks_html, self.card_box]
+        # shown once there is a model to act on
+        self.details = w.VBox([
+            w.HBox([self.model, self.version], layout=w.Layout(flex_flow="row wrap")),
+            self.versions_table, actions, self.checks_html, self.card_box])
+        return [self.models_table, self.details]
 
     # loading ---------------------------------------------------------------------------
     def _load(self) -> None:
@@ -88,6 +91,7 @@ class ModelsPanel(Panel):
                 "--run last (or nbmlops.register_model), then press Refresh.")
         else:
             self.models_table.value = _models_table(self.models_frame)
+        self.details.layout.display = "" if names else "none"
         self._quiet = True
         try:
             self.model.options = names

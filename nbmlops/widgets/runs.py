@@ -339,8 +339,9 @@ class RunsPanel(Panel):
         from nbmlops.tracking.diff import diff_runs
 
         self.diff, self.diff_html.value = None, ""
-        if len(self.selected) == 2:
-            a, b = self.selected
+        if len(self.selected) == 2 and len(self.selected_frame) == 2:
+            # a is the older run: the diff reads as "what changed since"
+            a, b = self.selected_frame.sort_values("start_time", kind="stable")["run_id"]
             self.diff = diff_runs(a, b)
             self.diff_html.value = r.heading("Diff") + self.diff._repr_html_()
 
