@@ -25,6 +25,17 @@ def check_refresh(refresh: Any) -> float | None:
     return float(refresh)
 
 
+def png_image(max_width: str = "640px") -> w.Image:
+    """Return an ``Image`` for PNG charts that is hidden while it holds no picture."""
+    image = w.Image(format="png", layout=w.Layout(max_width=max_width, display="none"))
+
+    def toggle(change: Any) -> None:
+        image.layout.display = "" if len(change["new"]) else "none"
+
+    image.observe(toggle, names="value")
+    return image
+
+
 class AutoRefresh:
     """A refresh timer on the kernel's asyncio loop, cancelled by ``close()``."""
 

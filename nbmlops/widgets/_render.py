@@ -57,6 +57,8 @@ def fmt(value: Any, width: int = MAX_CELL) -> str:
     """Return a short text form of a cell value (numbers to 4 significant digits)."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         if math.isnan(value):
             return ""
@@ -81,9 +83,9 @@ def duration(seconds: Any) -> str:
     return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
 
 
-def badge(text: str) -> str:
-    """Return a coloured status badge."""
-    color = STATUS_COLORS.get(text, STATUS_COLORS.get(text.upper(), MUTED))
+def badge(text: str, color: str | None = None) -> str:
+    """Return a coloured status badge (colour by status name unless given)."""
+    color = color or STATUS_COLORS.get(text, STATUS_COLORS.get(text.upper(), MUTED))
     return (f"<span style='color:{color};white-space:nowrap'>● {escape(text)}</span>")
 
 
@@ -118,20 +120,37 @@ def how_to_start(store: str) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
-          highlight: Iterable[int] = (), title: str = "", color: str = HIGHLIGHT) -> str:
-    """Return an inline-styled table; ``rows`` hold already-escaped HTML cells and the rows
-    in ``highlight`` get the background ``color``."""
-    marked = set(highlight)
-    th = ("padding:3px 10px 3px 0;text-align:left;border-bottom:2px solid #d0d7de;"
+          highlight: Iterable[int] = (), title: str = "", color: str = HIGHLIGHT,
+          wrap: Iterable[int] = (), groups: Sequence[tuple[str, int]] = ()) -> str:
+    """Return an inline-styled table; ``rows`` hold already-escaped HTML cells.
+
+    Rows in ``highlight`` get the background ``color``; cells stay on one line except in
+    the ``wrap`` columns (long text such as a failure reason); ``groups`` adds a header row
+    of (label, column span) above the column names, e.g. params | metrics.
+    """
+    marked, wrapping = set(highlight), set(wrap)
+    th = ("padding:3px 12px 3px 0;text-align:left;border-bottom:2px solid #d0d7de;"
           f"color:{MUTED};font-weight:600;white-space:nowrap")
-    td = "padding:2px 10px 2px 0;border-bottom:1px solid #eaeef2;vertical-align:top"
+    td = "padding:3px 12px 3px 0;border-bottom:1px solid #eaeef2;vertical-align:top;"
+    cell = [td + ("white-space:normal;min-width:240px;max-width:520px" if j in wrapping
+                  else "white-space:nowrap") for j in range(len(header))]
     head = "".join(f"<th style='{th}'>{escape(h)}</th>" for h in header)
+    top = ""
+    if groups:
+        gth = (f"padding:2px 12px 0 0;text-align:left;color:{MUTED};font-weight:normal;"
+               "font-size:11px;text-transform:uppercase;letter-spacing:0.04em")
+        top = "<tr>" + "".join(
+            f"<th colspan='{n}' style='{gth}"
+            + (";border-bottom:1px solid #d0d7de" if label else "") + f"'>{escape(label)}</th>"
+            for label, n in groups) + "</tr>"
     body = []
     for i, row in enumerate(rows):
         bg = f" style='background:{color}'" if i in marked else ""
-        body.append(f"<tr{bg}>" + "".join(f"<td style='{td}'>{c}</td>" for c in row) + "</tr>")
+        body.append(f"<tr{bg}>" + "".join(
+            f"<td style='{cell[j] if j < len(cell) else td}'>{c}</td>"
+            for j, c in enumerate(row)) + "</tr>")
     cap = heading(title) if title else ""
-    return (f"{cap}<table style='{FONT};border-collapse:collapse'><thead><tr>{head}</tr>"
+    return (f"{cap}<table style='{FONT};border-collapse:collapse'><thead>{top}<tr>{head}</tr>"
             f"</thead><tbody>{''.join(body)}</tbody></table>")
 
 
@@ -149,8 +168,14 @@ def runs_table(frame: pd.DataFrame, columns: Sequence[str], selected: Iterable[s
     """Return the page of runs as a table; selected runs are highlighted."""
     chosen = set(selected)
     base = ["name", "status", "experiment", "start_time", "duration"]
-    shown = [c for c in base if c in frame.columns] + [c for c in columns if c in frame.columns]
+    extra = [c for c in columns if c in frame.columns]
+    extra = [c for c in extra if c.startswith("metrics.")] + \
+        [c for c in extra if not c.startswith("metrics.")]
+    shown = [c for c in base if c in frame.columns] + extra
     header = ["run"] + [HEADERS.get(c, short_column(c)) for c in shown]
+    n_metrics = sum(c.startswith("metrics.") for c in extra)
+    groups = [("", 1 + len(shown) - len(extra)), ("metrics", n_metrics),
+              ("params", len(extra) - n_metrics)]
     rows, marked = [], []
     for i, rec in enumerate(frame.to_dict("records")):
         cells = [f"<code title='{escape(str(rec['run_id']))}'>{escape(str(rec['run_id'])[:8])}"
@@ -169,7 +194,8 @@ def runs_table(frame: pd.DataFrame, columns: Sequence[str], selected: Iterable[s
         rows.append(cells)
         if rec["run_id"] in chosen:
             marked.append(i)
-    return table(header, rows, highlight=marked, color=SELECTED)
+    return table(header, rows, highlight=marked, color=SELECTED,
+                 groups=[g for g in groups if g[1]])
 
 
 def comparison_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -268,6 +294,9 @@ def curves_png(histories: Mapping[str, pd.DataFrame], metric: str) -> bytes:
     series = {k: v for k, v in histories.items() if len(v)}
     if not series:
         return b""
+    if all(len(h) == 1 for h in series.values()):  # one value per run: compare as bars
+        return bars_png(list(series), [float(h["value"].iloc[-1]) for h in series.values()],
+                        title=f"{metric} (one value per run)")
     fig = figure(6.4, 3.0)
     ax = fig.subplots()
     for i, (label, h) in enumerate(series.items()):
@@ -362,7 +391,9 @@ def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str,
     fig = figure(5.6, 0.3 * len(labels) + 0.9)
     ax = fig.subplots()
     colors = ["#D55E00" if label in red else "#0072B2" for label in labels]
-    ax.barh(list(labels)[::-1], list(values)[::-1], color=colors[::-1])
+    bars = ax.barh(list(labels)[::-1], list(values)[::-1], color=colors[::-1])
+    ax.bar_label(bars, fmt="%.3g", fontsize=8, padding=2)
+    ax.margins(x=0.12)
     if threshold is not None:
         ax.axvline(threshold, color="#cf222e", linestyle="--", linewidth=1,
                    label=f"threshold {threshold:g}")

@@ -181,7 +181,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
         latency = "" if x["latency_p50_ms"] is None else f"{x['latency_p50_ms']:.1f} ms "
         out.append([
             f"<b>{escape(x['name'])}</b>", escape(x["ref"]), f"v{x['version']}",
-            r.badge(x["status"]),
+            r.badge(x["status"], "#1a7f37" if x["status"] == "running" else None),
             f"<a href='{escape(x['url'])}' target='_blank'>{escape(x['url'])}</a>",
             health, f"{x['rate_per_min']:.1f}/min "
                     + r.img(x["requests_sparkline"], "requests per minute"),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from nbmlops.widgets import _render as r
-from nbmlops.widgets._panel import Panel
+from nbmlops.widgets._panel import Panel, png_image
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,9 +50,9 @@ class MonitoringPanel(Panel):
         self.window = w.Dropdown(options=WINDOWS, value="1d", description="window",
                                  layout=w.Layout(width="220px"))
         self.summary = w.HTML()
-        self.drift_chart = w.Image(format="png", layout=w.Layout(max_width="640px"))
+        self.drift_chart = png_image("640px")
         self.drift_table = w.HTML(layout=w.Layout(max_height="320px", overflow="auto"))
-        self.history_chart = w.Image(format="png", layout=w.Layout(max_width="640px"))
+        self.history_chart = png_image("640px")
         self.history_note = w.HTML()
         self.alerts_html = w.HTML()
         self.deployment.observe(self._on_choice, names="value")
@@ -115,9 +115,9 @@ class MonitoringPanel(Panel):
         self.drift_chart.value = r.bars_png([str(c) for c in table["column"]], values,
                                             title=f"drift per feature ({effect}); red = drift",
                                             flagged=flagged)
-        shown = [c for c in ("column", "kind", "test", "statistic", "p_adjusted", "psi",
-                             "effect", "verdict", "drift", "n_current", "note")
-                 if c in table.columns]
+        verdict = "verdict" if "verdict" in table.columns else "drift"
+        shown = [c for c in ("column", verdict, "effect", "psi", "test", "statistic",
+                             "p_adjusted", "n_current", "note") if c in table.columns]
         self.drift_table.value = _frame_table(table[shown], verdict=True)
 
     def _show_history(self) -> None:

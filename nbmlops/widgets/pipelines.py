@@ -57,7 +57,7 @@ class PipelinesPanel(Panel):
         self._quiet = True
         try:
             self.pipeline_run.options = [
-                (f"{x['pipeline']} · {r.fmt(x.get('start_time'))[:19]} · {x['run_id'][:8]}",
+                (f"{x['pipeline']} · {_when(x.get('start_time'))} · {x['run_id'][:8]}",
                  x["run_id"]) for x in self.runs]
             self.pipeline_run.value = previous if previous in ids else (ids[0] if ids else None)
         finally:
@@ -88,7 +88,7 @@ def _runs_table(runs: list[dict[str, Any]]) -> str:
         rows.append([
             f"<b>{escape(x['pipeline'])}</b>",
             r.badge("failed" if failed else str(x.get("status") or "")),
-            escape(r.fmt(x.get("start_time"))[:19]), r.duration(x.get("duration")),
+            escape(_when(x.get("start_time"))), r.duration(x.get("duration")),
             escape(summary), f"<code>{escape(x['run_id'][:8])}</code>",
         ])
     return r.table(["pipeline", "status", "started", "duration", "steps", "run"], rows)
@@ -99,10 +99,16 @@ def _steps_table(run: dict[str, Any]) -> str:
     for s in run["steps"]:
         rows.append([
             f"<b>{escape(s['step'])}</b>", r.badge(str(s["status"])),
-            escape(r.fmt(s.get("reason") or "", 90)), r.duration(s.get("duration")),
+            escape(r.fmt(s.get("reason") or "", 400)), r.duration(s.get("duration")),
             _notebook_link(s.get("executed_notebook")),
         ])
-    return r.table(["step", "status", "reason", "duration", "executed notebook"], rows)
+    return r.table(["step", "status", "reason", "duration", "executed notebook"], rows,
+                   wrap=[2])
+
+
+def _when(iso: Any) -> str:
+    """Return an ISO time as ``YYYY-MM-DD HH:MM:SS``."""
+    return r.fmt(iso)[:19].replace("T", " ")
 
 
 def _notebook_link(path: str | None) -> str:

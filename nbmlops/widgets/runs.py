@@ -9,7 +9,7 @@ import traitlets
 
 from nbmlops.errors import FilterError, NbmlopsError, ValidationError
 from nbmlops.widgets import _render as r
-from nbmlops.widgets._panel import Panel
+from nbmlops.widgets._panel import Panel, png_image
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,13 +83,13 @@ class RunsPanel(Panel):
         self.comparison_html = w.HTML()
         self.curve_metric = w.Dropdown(options=[], description="metric",
                                        layout=w.Layout(width="260px"))
-        self.curves = w.Image(format="png", layout=w.Layout(max_width="640px"))
+        self.curves = png_image("640px")
         self.diff_html = w.HTML()
         self.parallel_params = w.SelectMultiple(options=[], rows=8,
                                                 layout=w.Layout(width="260px"))
         self.parallel_metric = w.Dropdown(options=[], description="metric",
                                           layout=w.Layout(width="260px"))
-        self.parallel = w.Image(format="png", layout=w.Layout(max_width="760px"))
+        self.parallel = png_image("760px")
         self.parallel_note = w.HTML()
         self._wire()
         compare = w.VBox([
