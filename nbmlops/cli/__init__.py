@@ -12,6 +12,8 @@ from nbmlops._version import __version__
 
 #: command name -> "module:attribute" of a click command or group (imported when used)
 COMMANDS: dict[str, str] = {
+    "export": "nbmlops.cli.interop:export",
+    "import": "nbmlops.cli.interop:import_",
     "models": "nbmlops.cli.models:models",
     "monitor": "nbmlops.cli.monitor:monitor",
     "runs": "nbmlops.cli.runs:runs",

@@ -96,6 +96,13 @@ class ValuesMixin(SqlBase):
             conn.execute(insert(s.tags), [dict(run_id=run_id, key=k, value=v)
                                           for k, v in tags.items()])
 
+    def tag_index(self, key: str) -> dict[str, str]:
+        """Return {tag value: run id} of the runs that carry tag ``key``."""
+        t = s.tags
+        with self._read() as conn:
+            rows = conn.execute(select(t.c.value, t.c.run_id).where(t.c.key == key)).all()
+        return {value: run_id for value, run_id in rows}
+
     def _by_run(self, table: Any, cols: list[Any], run_ids: Sequence[str],
                 conn: Connection | None = None) -> list[Any]:
         if conn is None:

@@ -1,0 +1,160 @@
+"""Export nbmlops runs and registered models to an MLflow tracking store."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nbmlops.interop.mlflow_client import NB_TAG, all_runs, client, experiment_id, mlflow_errors
+from nbmlops.interop.report import TransferReport
+
+_STATUS = {"RUNNING": "RUNNING", "FINISHED": "FINISHED", "FAILED": "FAILED", "KILLED": "KILLED"}
+
+
+def _ms(dt: Any) -> int | None:
+    return None if dt is None else int(dt.timestamp() * 1000)
+
+
+def _exported(ml: Any, exp_id: str) -> dict[str, str]:
+    """Return {nbmlops run id: MLflow run id} of runs already exported to ``exp_id``."""
+    runs = all_runs(ml, [exp_id], f"tags.`{NB_TAG}` != ''")
+    return {r.data.tags[NB_TAG]: r.info.run_id for r in runs if NB_TAG in r.data.tags}
+
+
+def _metrics(run: Any) -> list[Any]:
+    from mlflow.entities import Metric
+
+    out: list[Any] = []
+    for key in sorted(run.metrics):
+        hist = run.metric_history(key)
+        out.extend(Metric(key, float(v), _ms(ts) or 0, int(step))
+                   for step, v, ts in zip(hist["step"], hist["value"], hist["timestamp"],
+                                          strict=True))
+    return out
+
+
+def _log_values(ml: Any, mlid: str, run: Any) -> None:
+    from mlflow.entities import Param, RunTag
+
+    params = [Param(k, v if isinstance(v, str) else repr(v) if v is None else str(v))
+              for k, v in sorted(run.params.items())]
+    tags = [RunTag(k, v) for k, v in sorted(run.tags.items()) if not k.startswith("mlflow.")]
+    metrics = _metrics(run)
+    for lo in range(0, max(len(metrics), 1), 1000):  # MLflow takes 1000 metrics per batch
+        ml.log_batch(mlid, metrics=metrics[lo:lo + 1000],
+                     params=params if lo == 0 else [], tags=tags if lo == 0 else [])
+
+
+def _log_artifacts(ml: Any, mlid: str, run: Any, report: TransferReport) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for info in run.artifacts:
+            try:
+                data = run.load_artifact(info.name)
+            except Exception as exc:  # a damaged blob is reported, the run still goes
+                report.problems.append(f"run {run.id}: artifact {info.name!r} skipped ({exc})")
+                continue
+            path = Path(tmp) / info.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            parent = str(Path(info.name).parent)
+            ml.log_artifact(mlid, str(path), None if parent == "." else parent)
+
+
+def _export_run(ml: Any, exp_id: str, run: Any, report: TransferReport) -> str:
+    rec = run.record
+    created = ml.create_run(exp_id, start_time=_ms(rec.start_time), run_name=run.name,
+                            tags={NB_TAG: run.id})
+    mlid = str(created.info.run_id)
+    _log_values(ml, mlid, run)
+    _log_artifacts(ml, mlid, run, report)
+    ml.set_terminated(mlid, _STATUS.get(rec.status.value, "FINISHED"),
+                      end_time=_ms(rec.end_time))
+    return mlid
+
+
+def _export_models(ml: Any, run_map: dict[str, str], report: TransferReport) -> None:
+    import nbmlops
+    from nbmlops.registry.aliases import model_aliases
+
+    for name in nbmlops.list_models()["name"]:
+        if not ml.search_registered_models(f"name = '{name}'"):
+            ml.create_registered_model(name)
+        done = {mv.tags.get("nbmlops.version"): mv.version
+                for mv in ml.search_model_versions(f"name = '{name}'")}
+        numbers: dict[int, str] = {}
+        for version in sorted(nbmlops.list_versions(name)["version"]):
+            mv = nbmlops.get_model_version(f"{name}/{version}")
+            if str(version) in done:
+                numbers[version] = str(done[str(version)])
+                report.versions_skipped += 1
+                continue
+            mlrun = run_map.get(mv.run_id)
+            if mlrun is None:
+                report.problems.append(f"{name}/{version}: its run {mv.run_id} was not exported")
+                continue
+            created = ml.create_model_version(
+                name, f"runs:/{mlrun}/{mv.artifact_name}", run_id=mlrun,
+                tags={"nbmlops.version": str(version), "nbmlops.flavor": mv.flavor},
+                description=mv.description)
+            numbers[version] = str(created.version)
+            report.versions_created += 1
+        for alias, version in model_aliases(name).items():
+            if version in numbers:
+                ml.set_registered_model_alias(name, alias, numbers[version])
+
+
+def export_mlflow(to: str, *, experiment: str | None = None,
+                  models: bool = False) -> TransferReport:
+    """Write nbmlops runs (and registered models) into an MLflow tracking store.
+
+    Parameters
+    ----------
+    to : str
+        The MLflow tracking URI (``sqlite:///mlflow.db``, ``file:///…/mlruns``, a server).
+    experiment : str, optional
+        Only this experiment's runs; every experiment by default.
+    models : bool
+        Also export registered models, their versions and aliases.
+
+    Returns
+    -------
+    TransferReport
+        Runs and versions created and skipped (already exported: running it twice
+        creates no duplicates) and problems reported instead of failing.
+
+    Raises
+    ------
+    MissingDependencyError
+        mlflow is not installed.
+    """
+
+    ml = client(to)
+    with mlflow_errors(to):
+        return _export(ml, to, experiment, models)
+
+
+def _export(ml: Any, to: str, experiment: str | None, models: bool) -> TransferReport:
+    import nbmlops
+
+    report = TransferReport("export to", to)
+    names = [experiment] if experiment else nbmlops.experiments()
+    run_map: dict[str, str] = {}
+    for exp in names:
+        exp_id = experiment_id(ml, exp)
+        already = _exported(ml, exp_id)
+        run_map.update(already)
+        frame = nbmlops.runs(experiment=exp)
+        for run_id in frame["run_id"]:
+            if run_id in already:
+                report.runs_skipped += 1
+                continue
+            run_map[run_id] = _export_run(ml, exp_id, nbmlops.get_run(run_id), report)
+            report.runs_created += 1
+    if models:
+        for exp in set(nbmlops.experiments()) - set(names):  # versions' runs elsewhere
+            found = ml.get_experiment_by_name(exp)
+            if found is not None:
+                run_map.update(_exported(ml, str(found.experiment_id)))
+        _export_models(ml, run_map, report)
+    return report

@@ -1,0 +1,206 @@
+"""Import an MLflow history (runs, metric history, artifacts, registered models)."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nbmlops.interop.mlflow_client import ML_TAG, all_runs, client, mlflow_errors
+from nbmlops.interop.report import TransferReport
+
+#: MLflow statuses an nbmlops run can hold; a run still RUNNING there is not alive here
+_STATUS = {"FINISHED": "FINISHED", "FAILED": "FAILED", "KILLED": "KILLED"}
+
+
+def _safe(name: str, default: str) -> str:
+    """Return ``name`` made a valid nbmlops name (``[A-Za-z0-9._-]``, 250 characters)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:250] or default
+
+
+def _store_artifacts(ml: Any, mlrun: str, run: Any, report: TransferReport) -> None:
+    from nbmlops.entities import ArtifactInfo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            root = Path(ml.download_artifacts(mlrun, "", tmp))
+        except Exception as exc:  # an unknown or unreachable artifact location
+            report.problems.append(f"MLflow run {mlrun}: artifacts not imported ({exc})")
+            return
+        models = {p.parent for p in root.rglob("MLmodel")}
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            name = path.relative_to(root).as_posix()
+            sha, size = run._artifacts.put_file(path)
+            media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            meta = None
+            if any(m in path.parents for m in models) and path.suffix in (".pkl", ".pickle"):
+                # an MLflow-pickled model: kept, marked unsafe, never loaded by nbmlops
+                meta = {"mlflow_model": True, "unsafe": True,
+                        "unsafe_reason": "pickled by MLflow; unpickling runs arbitrary code"}
+            run._store.add_artifact(run.id, ArtifactInfo(name, sha, size, media), meta)
+
+
+def _import_run(ml: Any, mlrun: Any, experiment: str, report: TransferReport) -> str:
+    from nbmlops.entities import RunStatus
+    from nbmlops.store import open_store
+    from nbmlops.tracking.run import Run
+    from nbmlops.tracking.values import encode_param
+
+    store, artifacts = open_store()
+    info, data = mlrun.info, mlrun.data
+    rec = store.create_run(_safe(experiment, "mlflow"),
+                           _safe(info.run_name or info.run_id, "mlflow-run"))
+    store.log_params(rec.id, {k: encode_param(k, v) for k, v in data.params.items()})
+    rows: list[tuple[str, str, float, int, float]] = []
+    for key in data.metrics:
+        rows.extend((rec.id, key, float(m.value), int(m.step), m.timestamp / 1000)
+                    for m in ml.get_metric_history(info.run_id, key))
+    store.log_metric_rows(rows)
+    store.set_tags(rec.id, {**{k: v for k, v in data.tags.items()
+                               if not k.startswith("mlflow.")}, ML_TAG: info.run_id})
+    if not data.metrics:
+        report.problems.append(f"MLflow run {info.run_id} has no metrics")
+    _store_artifacts(ml, info.run_id, Run(rec, store, artifacts), report)
+    status = _STATUS.get(info.status)
+    if status is None:
+        report.problems.append(f"MLflow run {info.run_id} was {info.status}; imported as KILLED")
+    store.update_run(rec.id, status=RunStatus(status or "KILLED").value, pid=None,
+                     start_time=info.start_time / 1000,
+                     end_time=(info.end_time or info.start_time) / 1000)
+    return str(rec.id)
+
+
+def _import_models(ml: Any, run_map: dict[str, str], report: TransferReport) -> None:
+    import nbmlops
+    from nbmlops.registry.aliases import model_aliases, set_alias
+
+    for rm in ml.search_registered_models():
+        known = {v.tags.get("mlflow.version") for v in _versions(rm.name)}
+        for mv in sorted(ml.search_model_versions(f"name = '{rm.name}'"),
+                         key=lambda v: int(v.version)):
+            if str(mv.version) in known:
+                report.versions_skipped += 1
+                continue
+            ours = run_map.get(mv.run_id or "")
+            art = _model_artifact(ours, mv.source) if ours else None
+            if art is None:
+                report.problems.append(f"{rm.name} v{mv.version}: its run or model file was "
+                                       "not imported; version skipped")
+                continue
+            nbmlops.register_model(rm.name, run=ours, model=art, description=mv.description,
+                                   tags={"mlflow.version": str(mv.version)})
+            report.versions_created += 1
+        if _has_model(rm.name):
+            numbers = {v.tags.get("mlflow.version"): v.version for v in _versions(rm.name)}
+            for alias, version in (getattr(rm, "aliases", None) or {}).items():
+                ours_v = numbers.get(str(version))
+                if ours_v is not None and model_aliases(rm.name).get(alias) != ours_v:
+                    set_alias(rm.name, alias, ours_v, reason="imported from MLflow")
+
+
+def _has_model(name: str) -> bool:
+    import nbmlops
+
+    models = nbmlops.list_models()
+    return len(models) > 0 and name in set(models["name"])
+
+
+def _versions(name: str) -> list[Any]:
+    import nbmlops
+
+    if not _has_model(name):
+        return []
+    return [nbmlops.get_model_version(f"{name}/{v}")
+            for v in nbmlops.list_versions(name)["version"]]
+
+
+def _model_folder(source: str) -> str:
+    """Return the artifact folder of a model version's source (``runs:/ID/model`` -> model)."""
+    if source.startswith("runs:/"):
+        return source[len("runs:/"):].split("/", 1)[-1].strip("/")
+    if "/artifacts/" in source:
+        return source.split("/artifacts/", 1)[-1].strip("/")
+    return Path(source).name
+
+
+def _model_artifact(run_id: str, source: str) -> str | None:
+    """Return the imported run's pickled model under the version's folder, as a model."""
+    import nbmlops
+    from nbmlops.store import open_store
+
+    prefix = _model_folder(source) + "/"
+    store, _ = open_store()
+    for info in nbmlops.get_run(run_id).artifacts:
+        if not (info.name.startswith(prefix) and info.name.endswith((".pkl", ".pickle"))):
+            continue
+        _, meta = store.get_artifact(run_id, info.name)
+        if meta.get("mlflow_model"):
+            # a registry entry needs a flavor: pickle, the explicit unsafe one
+            store.add_artifact(run_id, info, {**meta, "flavor": "pickle"})
+            return str(info.name)
+    return None
+
+
+def import_mlflow(source: str, *, experiment: str | None = None,
+                  models: bool = True) -> TransferReport:
+    """Bring an MLflow history into the nbmlops store.
+
+    Parameters
+    ----------
+    source : str
+        The MLflow tracking URI to read (``sqlite:///mlflow.db``, ``file:///…/mlruns``).
+    experiment : str, optional
+        Only this MLflow experiment; every experiment by default.
+    models : bool
+        Also import registered models and aliases; MLflow-pickled models come in as
+        explicitly unsafe versions that load only with ``unsafe_pickle=True``.
+
+    Returns
+    -------
+    TransferReport
+        Runs and versions created and skipped (running it twice creates no duplicates)
+        and what was reported instead of failing (missing artifacts, runs without
+        metrics, runs still RUNNING in MLflow).
+
+    Raises
+    ------
+    MissingDependencyError
+        mlflow is not installed.
+    ValidationError
+        The named experiment does not exist in MLflow.
+    """
+
+    ml = client(source)
+    with mlflow_errors(source):
+        return _import(ml, source, experiment, models)
+
+
+def _import(ml: Any, source: str, experiment: str | None, models: bool) -> TransferReport:
+    from nbmlops.errors import ValidationError
+    from nbmlops.store import open_store
+
+    report = TransferReport("import from", source)
+    if experiment:
+        found = ml.get_experiment_by_name(experiment)
+        if found is None:
+            names = [e.name for e in ml.search_experiments()]
+            raise ValidationError(f"MLflow at {source} has no experiment {experiment!r}; "
+                                  f"it has: {', '.join(names) or 'none'}")
+        exps = [found]
+    else:
+        exps = ml.search_experiments()
+    store, _ = open_store()
+    done = store.tag_index(ML_TAG)
+    run_map = dict(done)
+    for exp in exps:
+        for mlrun in all_runs(ml, [str(exp.experiment_id)]):
+            if mlrun.info.run_id in done:
+                report.runs_skipped += 1
+                continue
+            run_map[mlrun.info.run_id] = _import_run(ml, mlrun, exp.name, report)
+            report.runs_created += 1
+    if models:
+        _import_models(ml, run_map, report)
+    return report

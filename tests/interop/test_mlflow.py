@@ -1,0 +1,154 @@
+"""Round trips with the real MLflow client: export to and import from MLflow stores."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nbmlops
+from nbmlops.errors import UnsafeModelError, ValidationError
+from tests.conftest import require
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning",
+                                        "ignore::UserWarning")
+
+
+@pytest.fixture
+def mlflow_client() -> Any:
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        require(False, "mlflow is not installed (pip install -e '.[dev]')")
+    return MlflowClient
+
+
+@pytest.fixture(params=["sqlite", "file"])
+def uri(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3's opt-in for mlruns/
+    return (tmp_path / "mlruns").as_uri()
+
+
+def _nbmlops_history() -> dict[str, str]:
+    from sklearn.linear_model import LogisticRegression
+
+    X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 4})
+    y = (X["a"] > 9).astype(int)
+    with nbmlops.start_run("train", experiment="churn", params={"C": 0.5, "model": "lr"},
+                           tags={"team": "ml"}, capture=False) as run:
+        for step in range(30):
+            nbmlops.log_metric("loss", 1 / (step + 1), step=step)
+        nbmlops.log_metric("acc", 0.9)
+        nbmlops.log_artifact(b"hello", name="notes/readme.txt")
+        nbmlops.log_model(LogisticRegression().fit(X, y), input_example=X.head(3))
+    with nbmlops.start_run("no-metrics", experiment="churn", capture=False) as bare:
+        pass
+    nbmlops.register_model("churn", run=run.id)
+    nbmlops.set_alias("churn", "staging", 1, reason="test")
+    return {"run": run.id, "bare": bare.id}
+
+
+def test_export_round_trip_and_idempotence(mlflow_client: Any, uri: str) -> None:
+    ids = _nbmlops_history()
+    report = nbmlops.export_mlflow(uri, models=True)
+    assert (report.runs_created, report.versions_created) == (2, 1), str(report)
+    ml = mlflow_client(uri, registry_uri=uri)
+    exp = ml.get_experiment_by_name("churn")
+    runs = {r.data.tags["nbmlops.run_id"]: r for r in ml.search_runs([exp.experiment_id])}
+    got = runs[ids["run"]]
+    ours = nbmlops.get_run(ids["run"])
+    assert got.data.params == {"C": "0.5", "model": "lr"}
+    assert got.data.tags["team"] == "ml" and got.info.run_name == "train"
+    assert got.info.status == "FINISHED"
+    assert got.info.start_time == int(ours.record.start_time.timestamp() * 1000)
+    hist = ml.get_metric_history(got.info.run_id, "loss")
+    assert sorted((m.step, m.value) for m in hist) == [(s, 1 / (s + 1)) for s in range(30)]
+    arts = {a.path for a in ml.list_artifacts(got.info.run_id)}
+    assert {"notes", "model"} <= arts
+    mv = ml.get_model_version_by_alias("churn", "staging")
+    assert mv.run_id == got.info.run_id and mv.tags["nbmlops.version"] == "1"
+
+    again = nbmlops.export_mlflow(uri, models=True)
+    assert (again.runs_created, again.runs_skipped) == (0, 2)
+    assert (again.versions_created, again.versions_skipped) == (0, 1)
+    assert len(ml.search_runs([exp.experiment_id])) == 2
+
+
+def _mlflow_history(ml: Any, tmp_path: Path) -> dict[str, str]:
+    from mlflow.entities import Metric, Param
+
+    exp = ml.create_experiment("Legacy Exp/2024")
+    run = ml.create_run(exp, run_name="old run", tags={"owner": "ana"})
+    rid = run.info.run_id
+    ml.log_batch(rid, metrics=[Metric("rmse", 10 - s, 1_700_000_000_000 + s, s)
+                               for s in range(10)], params=[Param("depth", "7")])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kept")
+    ml.log_artifact(rid, str(notes))
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: x\n")
+    (model_dir / "model.pkl").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    ml.log_artifacts(rid, str(model_dir), "model")
+    ml.set_terminated(rid, "FINISHED")
+    bare = ml.create_run(exp, run_name="bare")  # no metrics, still RUNNING
+    ml.create_registered_model("legacy")
+    ml.create_model_version("legacy", f"runs:/{rid}/model", run_id=rid)
+    ml.set_registered_model_alias("legacy", "champion", "1")
+    return {"run": rid, "bare": bare.info.run_id}
+
+
+def test_import_round_trip_and_idempotence(mlflow_client: Any, uri: str,
+                                           tmp_path: Path) -> None:
+    ml = mlflow_client(uri, registry_uri=uri)
+    ids = _mlflow_history(ml, tmp_path)
+    report = nbmlops.import_mlflow(uri)
+    assert (report.runs_created, report.versions_created) == (2, 1), str(report)
+    assert any("no metrics" in p for p in report.problems)
+    assert any("RUNNING" in p for p in report.problems)
+    frame = nbmlops.runs(experiment="Legacy-Exp-2024")
+    assert sorted(frame["name"]) == ["bare", "old-run"]
+    run_id = frame.loc[frame["name"] == "old-run", "run_id"].item()
+    run = nbmlops.get_run(run_id)
+    assert run.params == {"depth": "7"} and run.tags["owner"] == "ana"
+    assert run.tags["mlflow.run_id"] == ids["run"]
+    assert list(run.metric_history("rmse")["value"]) == [10.0 - s for s in range(10)]
+    assert run.load_artifact("notes.txt") == b"kept"
+    mv = nbmlops.get_model_version("legacy@champion")
+    assert mv.unsafe and mv.run_id == run_id
+    with pytest.raises(UnsafeModelError):
+        nbmlops.load_model("legacy@champion")
+    assert nbmlops.load_model("legacy@champion", unsafe_pickle=True) == {"weights": [1, 2, 3]}
+
+    again = nbmlops.import_mlflow(uri)
+    assert (again.runs_created, again.runs_skipped, again.versions_created) == (0, 2, 0)
+    assert len(nbmlops.runs()) == 2
+
+
+def test_unknown_experiment_is_refused_and_nothing_stored(mlflow_client: Any, uri: str,
+                                                          tmp_path: Path) -> None:
+    ml = mlflow_client(uri, registry_uri=uri)
+    _mlflow_history(ml, tmp_path)
+    with pytest.raises(ValidationError, match="no experiment 'nope'.*Legacy Exp/2024"):
+        nbmlops.import_mlflow(uri, experiment="nope")
+    assert nbmlops.store_info().runs == 0
+
+
+def test_cli_export_then_import_through_the_entry_point(mlflow_client: Any,
+                                                        tmp_path: Path) -> None:
+    from tests.cli.test_runs import cli
+
+    _nbmlops_history()
+    uri = f"sqlite:///{tmp_path / 'cli.db'}"
+    out = cli("export", "mlflow", "--to", uri, "--models")
+    assert out.returncode == 0, out.stderr
+    assert "2 runs created" in out.stdout and "1 model versions created" in out.stdout
+    bad = cli("import", "mlflow", "--from", uri, "--experiment", "missing")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
