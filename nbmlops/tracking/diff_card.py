@@ -41,10 +41,23 @@ def table(header: list[str], rows: Sequence[tuple[list[str], str | None]]) -> st
     return f"<table style='border-collapse:collapse'><tr>{head}</tr>{body}</table>"
 
 
-def _delta(d: float | None) -> str:
+#: metric name parts meaning "smaller is better" (loss, error, latency…)
+LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "mape", "latency", "time",
+                   "duration", "perplexity")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Return whether a metric's name says smaller is better (loss, error, mse, latency…)."""
+    name = metric.split(".", 1)[-1].lower()
+    return any(word in name for word in LOWER_IS_BETTER)
+
+
+def _delta(d: float | None, key: str) -> str:
+    """Return b − a coloured green when it is an improvement, red when it is worse."""
     if d is None:
         return ""
-    color = "#1a7f37" if d > 0 else "#cf222e" if d < 0 else "#57606a"
+    better = -d if lower_is_better(key) else d
+    color = "#1a7f37" if better > 0 else "#cf222e" if better < 0 else "#57606a"
     return f"<span style='color:{color}'>{d:+.4g}</span>"
 
 
@@ -88,7 +101,7 @@ def diff_card(d: RunDiff) -> str:
         _section("Metrics", table(
             ["metric", "a", "b", "b − a"],
             [([f"<code>{escape(m.key)}</code>", escape(fmt(m.a)), escape(fmt(m.b)),
-               _delta(m.delta)], None) for m in d.metrics]) if d.metrics
+               _delta(m.delta, m.key)], None) for m in d.metrics]) if d.metrics
             else _none("same metrics")),
         _section(f"Code ({d.code_kind})" if d.code_kind else "Code",
                  code_html(d.code) if d.code else _none(

@@ -16,6 +16,8 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from nbmlops.tracking.diff_card import lower_is_better
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -29,9 +31,6 @@ STATUS_COLORS = {
 }
 HIGHLIGHT = "#fff8c5"
 SELECTED = "#ddf4ff"
-#: metric name parts meaning "smaller is better" (the best value is bolded in comparisons)
-LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "mape", "latency", "time",
-                   "duration", "perplexity")
 MAX_CELL = 48
 #: Okabe-Ito: readable for colour-blind users, and on white and dark themes
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -229,12 +228,6 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def lower_is_better(metric: str) -> bool:
-    """Return whether a metric's name says smaller is better (loss, error, mse, latency…)."""
-    name = metric.split(".", 1)[-1].lower()
-    return any(word in name for word in LOWER_IS_BETTER)
-
-
 def comparison_table(comp: pd.DataFrame) -> str:
     """Return the comparison frame as HTML: differing params highlighted, best metric bold
     (the highest, or the lowest for losses and errors)."""
@@ -331,20 +324,8 @@ def parallel_png(frame: pd.DataFrame, params: Sequence[str], metric: str) -> byt
         return b""
     scaled, ticks = {}, {}
     for c in cols:
-        numeric = data[c].map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
-        if numeric.all():
-            v = data[c].astype(float).to_numpy()
-            lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
-            scaled[c] = (v - lo) / (hi - lo) if hi > lo else np.full(len(v), 0.5)
-            ticks[c] = [(0.0, f"{lo:.3g}"), (1.0, f"{hi:.3g}")] if hi > lo else [(0.5, f"{lo:.3g}")]
-        else:
-            text = data[c].map(lambda v: "—" if _missing(v) else str(v))
-            cats = sorted(set(text))
-            where = {k: (i / (len(cats) - 1) if len(cats) > 1 else 0.5)
-                     for i, k in enumerate(cats)}
-            scaled[c] = text.map(where).to_numpy(dtype=float)
-            ticks[c] = [(p, fmt(k, 12)) for k, p in where.items()][:12]
-    fig = figure(max(4.5, 1.5 * len(cols)), 3.2)
+        scaled[c], ticks[c] = _axis(data[c])
+    fig = figure(max(6.4, 1.7 * len(cols)), 3.4)
     ax = fig.subplots()
     import matplotlib as mpl
 
@@ -361,11 +342,45 @@ def parallel_png(frame: pd.DataFrame, params: Sequence[str], metric: str) -> byt
             ax.text(i + 0.04, pos, label, fontsize=7, va="center", color="#24292f")
     ax.set_xticks(x, [short_column(c) for c in cols], fontsize=8)
     ax.set_yticks([])
+    ax.set_ylim(-0.14, 1.05)
     ax.set_xlim(-0.1, len(cols) - 0.6)
     ax.spines[["top", "right", "left"]].set_visible(False)
     fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02,
                  label=short_column(metric))
     return png(fig)
+
+
+#: a numeric axis with at most this many distinct values labels each of them
+MAX_AXIS_LABELS = 8
+#: where runs without a value sit on an axis (below its range, labelled "none")
+MISSING_AT = -0.1
+
+
+def _axis(column: pd.Series) -> tuple[Any, list[tuple[float, str]]]:
+    """Return (positions in 0..1, tick labels) of one parallel-coordinates axis."""
+    import numpy as np
+
+    missing = column.map(_missing).to_numpy(dtype=bool)
+    present = column[~missing]
+    numeric = present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+    if len(present) and numeric.all():
+        v = np.array([np.nan if m else float(x) for x, m in zip(column, missing, strict=True)])
+        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+        pos = (v - lo) / (hi - lo) if hi > lo else np.full(len(v), 0.5)
+        distinct = sorted(set(present.astype(float)))
+        shown = distinct if len(distinct) <= MAX_AXIS_LABELS else [lo, hi]
+        ticks = [((x - lo) / (hi - lo) if hi > lo else 0.5, f"{x:.3g}") for x in shown]
+    else:
+        text = present.map(str)
+        cats = sorted(set(text))
+        where = {k: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, k in enumerate(cats)}
+        pos = np.array([np.nan if m else where[str(x)] for x, m in zip(column, missing,
+                                                                        strict=True)])
+        ticks = [(p, fmt(k, 12)) for k, p in where.items()][:12]
+    if missing.any():
+        pos = np.where(missing, MISSING_AT, pos)
+        ticks.append((MISSING_AT, "none"))
+    return pos, ticks
 
 
 def sparkline_png(values: Sequence[float], color: str = PALETTE[0]) -> bytes:

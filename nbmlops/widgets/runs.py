@@ -353,8 +353,9 @@ class RunsPanel(Panel):
         chosen = [p for p in self.parallel_params.value if p in params]
         if not chosen:  # default: the params that vary on this page
             chosen = [p for p in params if frame[p].astype(str).nunique() > 1][:5]
+        varying = [m for m in metrics if frame[m].nunique() > 1] or metrics
         metric = self.parallel_metric.value if self.parallel_metric.value in metrics else \
-            (metrics[0] if metrics else None)
+            (varying[0] if varying else None)
         self._quiet = True
         try:
             self.parallel_params.options = [(r.short_column(p), p) for p in params]
