@@ -27,7 +27,9 @@ def check_refresh(refresh: Any) -> float | None:
 
 def png_image(max_width: str = "640px") -> w.Image:
     """Return an ``Image`` for PNG charts that is hidden while it holds no picture."""
-    image = w.Image(format="png", layout=w.Layout(max_width=max_width, display="none"))
+    # align_self: a VBox stretches its children, which would upscale the picture
+    image = w.Image(format="png", layout=w.Layout(max_width=max_width, display="none",
+                                                  align_self="flex-start"))
 
     def toggle(change: Any) -> None:
         image.layout.display = "" if len(change["new"]) else "none"
