@@ -7,6 +7,9 @@ Layout::
     OUT/requirements.txt       pinned from the environment recorded with the training run
     OUT/Dockerfile             runs `nbmlops serve /srv --host 0.0.0.0`
     OUT/README.md              build and run instructions
+    OUT/k8s/deployment.yaml    Kubernetes Deployment + Service (probes on /health, scrape
+                               annotations, the token from a Secret)
+    OUT/k8s/inferenceservice.yaml  a KServe InferenceService running the same image
 
 ``nbmlops serve OUT`` serves the folder without any store or registry.
 """
@@ -105,6 +108,7 @@ POST /v2/models/{name}/infer; /docs shows the OpenAPI document.
 def package_model(ref: str, out: str | Path, *, force: bool = False) -> PackageResult:
     """Write the deployable folder for ``ref`` into ``out``; return what was written."""
     from nbmlops.registry.versions import _registry, get_model_version
+    from nbmlops.serving.manifests import k8s_name, manifests
     from nbmlops.serving.reference import dataset_stats, reference_columns
     from nbmlops.serving.validation import InputSchema
     from nbmlops.tracking.api import get_run
@@ -130,6 +134,9 @@ def package_model(ref: str, out: str | Path, *, force: bool = False) -> PackageR
         ".dockerignore": b".nbmlops/\n__pycache__/\n",
         "README.md": _readme(mv.name, mv.version).encode(),
     }
+    image = f"{k8s_name(mv.name, mv.version).rsplit('-v', 1)[0]}:{mv.version}"
+    files.update((rel, text.encode()) for rel, text in manifests(mv.name, mv.version,
+                                                                  image).items())
     for rel, content in files.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
