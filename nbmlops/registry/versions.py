@@ -233,6 +233,18 @@ def load_model(ref: str | ModelRef, **options: Any) -> Any:
     return get_flavor(mv.flavor).load(data, mv.meta, **options)
 
 
+def latest_checks(ref: str | ModelRef) -> list[dict[str, Any]]:
+    """Return the most recent check results of a version (``[]`` if it was never checked).
+
+    Each is ``{"check", "passed", "value", "threshold", "detail", "at"}`` (``at`` in epoch
+    seconds): the batch the promotion gate looks at.
+    """
+    mv = get_model_version(ref)
+    reg, _ = _registry()
+    keys = ("check", "passed", "value", "threshold", "detail", "at")
+    return [{k: c.get(k) for k in keys} for c in reg.latest_checks(mv.name, mv.version)]
+
+
 def list_models() -> pd.DataFrame:
     """Return a DataFrame of registered models: name, latest_version, versions, aliases."""
     import pandas as pd

@@ -11,7 +11,9 @@ import asyncio
 import json
 import math
 import os
+import uuid
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +42,18 @@ PIPELINE_RUNS = 20
 MAX_REASON = 500
 #: the authorization resource of the write routes (see jupyter_server's Authorizer)
 AUTH_RESOURCE = "nbmlops"
+
+
+class NotebookNotFound(NotFoundError):
+    """No notebook at the path a request named."""
+
+    kind = "notebook"
+
+
+class JobNotFound(NotFoundError):
+    """No step job has this id in this server process."""
+
+    kind = "step job"
 
 
 class RequestError(Exception):
@@ -508,6 +522,103 @@ def _pipelines() -> list[dict[str, Any]]:
     return recent_pipeline_runs(PIPELINE_RUNS)
 
 
+@dataclass
+class StepJob:
+    """A notebook the sidebar runs as a pipeline step, in a background thread."""
+
+    job_id: str
+    notebook: str
+    status: str = "running"  # running, finished, failed
+    pipeline_run_id: str | None = None
+    run_id: str | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the job as JSON-able data."""
+        return asdict(self)
+
+
+#: step jobs of this server process, oldest first (at most MAX_JOBS are kept)
+_jobs: dict[str, StepJob] = {}
+MAX_JOBS = 50
+
+
+def _run_step(job: StepJob, notebook: Path) -> None:
+    from nbmlops.pipelines.single import run_notebook_step
+
+    try:
+        result = run_notebook_step(notebook)
+    except Exception as exc:  # reported to the client; the traceback goes to the log
+        job.status, job.error = "failed", str(exc)
+        if not isinstance(exc, NbmlopsError):
+            import logging
+
+            logging.getLogger("nbmlops.server_ext").exception("step job %s failed", job.job_id)
+            job.error = f"{type(exc).__name__}: {exc}"
+        return
+    job.pipeline_run_id = result.run_id
+    job.steps = [{"step": s.name, "status": s.status, "reason": s.reason}
+                 for s in result.steps.values()]
+    job.run_id = next((s.run_id for s in result.steps.values() if s.run_id), None)
+    failed = result.failed
+    job.error = "; ".join(str(s.error or s.reason) for s in failed) or None
+    job.status = "failed" if failed else "finished"
+
+
+class StepJobsHandler(NbmlopsHandler):
+    """``POST pipelines/steps``: run a notebook (path under the server root) as a pipeline step."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Body ``{"notebook": "path/under/root.ipynb"}``; 202 with the job to poll."""
+        try:
+            body = self.read_json_body()
+            unknown = sorted(set(body) - {"notebook"})
+            if unknown:
+                raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))} in the "
+                                   'body; it accepts "notebook"')
+            raw = body.get("notebook")
+            if not isinstance(raw, str) or not raw.endswith(".ipynb"):
+                raise RequestError(f"notebook must be the path of an .ipynb file relative to "
+                                   f"the server root, got {raw!r}")
+            path = (self.root_dir / raw.lstrip("/")).resolve()
+            if self.root_relative(str(path)) is None:
+                raise RequestError(f"notebook {raw!r} is outside the server root")
+            if not path.is_file():
+                raise NotebookNotFound(raw, "save it first")
+            job = StepJob(uuid.uuid4().hex, raw)
+            _jobs[job.job_id] = job
+            while len(_jobs) > MAX_JOBS:
+                _jobs.pop(next(iter(_jobs)))
+            task = asyncio.ensure_future(self.call(_run_step, job, path))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+            self.reply(job.to_dict(), 202)
+        except Exception as exc:
+            self.fail(exc)
+
+
+#: running step tasks (kept referenced until done)
+_tasks: set[asyncio.Future[None]] = set()
+
+
+class StepJobHandler(NbmlopsHandler):
+    """``GET pipelines/steps/{job}``: progress of a notebook run as a pipeline step."""
+
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        """Return the job: status running/finished/failed, its runs and steps."""
+        try:
+            job = _jobs.get(job_id)
+            if job is None:
+                raise JobNotFound(job_id, "jobs are kept in memory by the server that ran them")
+            self.reply(job.to_dict())
+        except Exception as exc:
+            self.fail(exc)
+
+
 class StatusHandler(NbmlopsHandler):
     """``GET status``: which store the sidebar shows and whether it holds anything yet."""
 
@@ -553,6 +664,8 @@ def routes(base_url: str, root_dir: str) -> list[tuple[str, type, dict[str, Any]
         (f"models/{seg}/aliases/{seg}", AliasHandler),
         ("deployments", DeploymentsHandler),
         ("pipelines", PipelinesHandler),
+        ("pipelines/steps", StepJobsHandler),
+        (f"pipelines/steps/{seg}", StepJobHandler),
     ]
     kwargs = {"root_dir": root_dir}
     return [(url_path_join(base_url, API_PREFIX, path) + "/?$", handler, kwargs)

@@ -27,6 +27,8 @@ ROUTES: list[tuple[str, tuple[str, ...], str | None]] = [
      json.dumps({"version": 1, "reason": "x"})),
     ("GET", ("deployments",), None),
     ("GET", ("pipelines",), None),
+    ("POST", ("pipelines", "steps"), json.dumps({"notebook": "a.ipynb"})),
+    ("GET", ("pipelines", "steps", "abc"), None),
 ]
 
 
@@ -54,15 +56,13 @@ def seeded(nbmlops_home: Path) -> Seeded:
 
 
 # auth ------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("method", "parts", "body"), ROUTES,
-                         ids=[f"{m} {'/'.join(p)}" for m, p, _ in ROUTES])
-async def test_unauthenticated_request_is_refused(jp_fetch: Any, seeded: Seeded, method: str,
-                                                  parts: tuple[str, ...], body: str | None,
-                                                  nbmlops_home: Path) -> None:
+async def test_unauthenticated_request_is_refused_on_every_route(
+        jp_fetch: Any, seeded: Seeded, nbmlops_home: Path) -> None:
     before = dump(nbmlops_home)
-    error = await fail(jp_fetch, 403, *parts, method=method, body=body,
-                       headers={"Authorization": ""})
-    assert error["code"] == "forbidden"
+    for method, parts, body in ROUTES:
+        error = await fail(jp_fetch, 403, *parts, method=method, body=body,
+                           headers={"Authorization": ""})
+        assert error["code"] == "forbidden", (method, parts)
     assert dump(nbmlops_home) == before
 
 
@@ -112,7 +112,7 @@ async def test_runs_filter_experiment_and_order(jp_fetch: Any, seeded: Seeded) -
     assert none["runs"] == [] and none["total"] == 0
 
 
-@pytest.mark.parametrize(("params", "named"), [
+BAD_RUNS_QUERIES = [
     ({"filter": "metrics.acc >>> 1"}, "metrics.acc >>> 1"),
     ({"filter": "nonsense.col = 1"}, "nonsense.col"),
     ({"page_size": "0"}, "0"),
@@ -120,12 +120,14 @@ async def test_runs_filter_experiment_and_order(jp_fetch: Any, seeded: Seeded) -
     ({"page_size": "5000"}, "5000"),
     ({"page_token": "not-a-token"}, "not-a-token"),
     ({"order_by": "params.C SIDEWAYS"}, "SIDEWAYS"),
-])
-async def test_runs_bad_query_is_400(jp_fetch: Any, seeded: Seeded, nbmlops_home: Path,
-                                     params: dict[str, str], named: str) -> None:
+]
+
+
+async def test_runs_bad_query_is_400(jp_fetch: Any, seeded: Seeded, nbmlops_home: Path) -> None:
     before = dump(nbmlops_home)
-    error = await fail(jp_fetch, 400, "runs", params=params)
-    assert error["code"] == "bad_request" and named in error["message"]
+    for params, named in BAD_RUNS_QUERIES:
+        error = await fail(jp_fetch, 400, "runs", params=params)
+        assert error["code"] == "bad_request" and named in error["message"], (params, error)
     assert dump(nbmlops_home) == before
 
 
@@ -239,7 +241,7 @@ async def test_rollback_uses_the_previous_version(jp_fetch: Any, seeded: Seeded)
     assert (await fetch(jp_fetch, "models", "churn"))["aliases"]["production"] == 1
 
 
-@pytest.mark.parametrize(("body", "named"), [
+BAD_ALIAS_BODIES = [
     ("not json", "not valid JSON"),
     ("[1, 2]", "JSON object"),
     (json.dumps({"reason": "x"}), "version must be a positive integer, got None"),
@@ -250,26 +252,26 @@ async def test_rollback_uses_the_previous_version(jp_fetch: Any, seeded: Seeded)
     (json.dumps({"version": 1, "reason": "  "}), "reason must be a non-empty string"),
     (json.dumps({"version": 1, "reason": "x" * 501}), "at most 500"),
     (json.dumps({"version": 1, "reason": "x", "force": True}), "'force'"),
-])
-async def test_bad_promotion_body_is_400(jp_fetch: Any, seeded: Seeded, nbmlops_home: Path,
-                                         body: str, named: str) -> None:
+]
+
+
+async def test_bad_promotion_body_is_400(jp_fetch: Any, seeded: Seeded,
+                                         nbmlops_home: Path) -> None:
     before = dump(nbmlops_home)
-    error = await fail(jp_fetch, 400, "models", "churn", "aliases", "production",
-                       method="PUT", body=body)
-    assert error["code"] == "bad_request" and named in error["message"]
+    for body, named in BAD_ALIAS_BODIES:
+        error = await fail(jp_fetch, 400, "models", "churn", "aliases", "production",
+                           method="PUT", body=body)
+        assert error["code"] == "bad_request" and named in error["message"], (body, error)
     assert dump(nbmlops_home) == before
 
 
-@pytest.mark.parametrize(("parts", "status", "named"), [
-    (("models", "nope", "aliases", "production"), 404, "nope"),
-    (("models", "churn", "aliases", "bad alias"), 400, "bad alias"),
-])
-async def test_bad_promotion_target(jp_fetch: Any, seeded: Seeded, nbmlops_home: Path,
-                                    parts: tuple[str, ...], status: int, named: str) -> None:
+async def test_bad_promotion_target(jp_fetch: Any, seeded: Seeded, nbmlops_home: Path) -> None:
     before = dump(nbmlops_home)
-    error = await fail(jp_fetch, status, *parts, method="PUT",
-                       body=json.dumps({"version": 1, "reason": "x"}))
-    assert named in error["message"]
+    for parts, status, named in [(("models", "nope", "aliases", "production"), 404, "nope"),
+                                 (("models", "churn", "aliases", "bad alias"), 400, "bad alias")]:
+        error = await fail(jp_fetch, status, *parts, method="PUT",
+                           body=json.dumps({"version": 1, "reason": "x"}))
+        assert named in error["message"]
     assert dump(nbmlops_home) == before
 
 
@@ -308,6 +310,56 @@ async def test_pipeline_runs_with_steps(jp_fetch: Any, jp_root_dir: Path) -> Non
     [pipe] = body["pipelines"]
     assert pipe["run_id"] == result.run_id and pipe["pipeline"] == "demo"
     assert [(s["step"], s["status"]) for s in pipe["steps"]] == [("first", "ran")]
+
+
+# a notebook run as a pipeline step ---------------------------------------------------------
+@pytest.mark.kernel
+async def test_run_notebook_as_a_pipeline_step(jp_fetch: Any, jp_root_dir: Path) -> None:
+    import asyncio
+    import time
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 41 + 1\nprint(x)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    (jp_root_dir / "work").mkdir()
+    nbformat.write(nb, jp_root_dir / "work" / "hello world.ipynb")
+    r = await jp_fetch(*API, "pipelines", "steps", method="POST",
+                       body=json.dumps({"notebook": "work/hello world.ipynb"}))
+    assert r.code == 202
+    job = json.loads(r.body)
+    assert job["status"] == "running" and job["notebook"] == "work/hello world.ipynb"
+    deadline = time.monotonic() + 180
+    while job["status"] == "running":
+        assert time.monotonic() < deadline, job
+        await asyncio.sleep(0.2)
+        job = await fetch(jp_fetch, "pipelines", "steps", job["job_id"])
+    assert job["status"] == "finished", job
+    assert job["steps"] == [{"step": "hello-world", "status": "ran", "reason": "forced (--force)"}]
+    [pipe] = (await fetch(jp_fetch, "pipelines"))["pipelines"]
+    assert pipe["run_id"] == job["pipeline_run_id"] and pipe["status"] == "FINISHED"
+    [step] = pipe["steps"]
+    assert step["run_id"] == job["run_id"] and step["executed_notebook"] is None  # not under root
+
+
+async def test_bad_step_request(jp_fetch: Any, jp_root_dir: Path, nbmlops_home: Path) -> None:
+    for body, status, named in [
+        ("{}", 400, "got None"),
+        (json.dumps({"notebook": "data.csv"}), 400, "'data.csv'"),
+        (json.dumps({"notebook": "../outside.ipynb"}), 400, "outside the server root"),
+        (json.dumps({"notebook": "missing.ipynb"}), 404, "missing.ipynb"),
+        (json.dumps({"notebook": "a.ipynb", "params": {}}), 400, "'params'"),
+    ]:
+        error = await fail(jp_fetch, status, "pipelines", "steps", method="POST", body=body)
+        assert named in error["message"], (body, error)
+    assert not nbmlops_home.exists()
+
+
+async def test_unknown_step_job_is_404(jp_fetch: Any) -> None:
+    error = await fail(jp_fetch, 404, "pipelines", "steps", "nope")
+    assert "nope" in error["message"]
 
 
 # the store itself ------------------------------------------------------------------------------
