@@ -148,6 +148,14 @@ class Panel(AutoRefresh, w.VBox):  # type: ignore[misc]  # ipywidgets ships no t
             return False
         return True
 
+    @property
+    def message_text(self) -> str:
+        """Return the message line as plain text ('' when there is none)."""
+        import html
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self.message.value)).strip()
+
     def show(self, text: str, kind: str = "info") -> None:
         """Show a message line under the panel's header ('' clears it)."""
         self.message.value = r.message(text, kind)
