@@ -23,6 +23,8 @@ BASE_SORTS = [("newest first", ""), ("oldest first", "start_time ASC"),
 #: at most this many selected runs are compared and drawn (a legend stays readable)
 MAX_COMPARE = 10
 FILTER_HELP = "e.g. metrics.acc > 0.9 and params.model = 'rf'"
+#: index of the "Parallel coordinates" tab under the table
+PARALLEL_TAB = 1
 
 
 class RunsPanel(Panel):
@@ -53,6 +55,8 @@ class RunsPanel(Panel):
         self._tokens: list[str | None] = [None]
         self._hidden: set[str] = set()
         self._quiet = False
+        self._axes_chosen = False
+        self._parallel_stale = True
         self._initial = (experiment or "", filter or "")
         super().__init__(refresh=refresh, **kwargs)
 
@@ -106,6 +110,7 @@ class RunsPanel(Panel):
                           self.columns])
         self.sections = w.Tab(children=[compare, parallel, columns],
                               titles=("Compare", "Parallel coordinates", "Columns"))
+        self.sections.observe(self._on_section, names="selected_index")
         return [
             w.HBox([self.experiment, self.sort], layout=w.Layout(flex_flow="row wrap")),
             self.filter, self.filter_message, self.table,
@@ -177,7 +182,7 @@ class RunsPanel(Panel):
         self.filter_message.value = ""
         self.page, self.frame = page, page.frame
         self._show_page()
-        self._load_selection()
+        self._load_selection(redraw_table=False)  # _show_page drew it with the selection
 
     def _load_experiments(self, names: list[str]) -> None:
         current = self.experiment.value
@@ -269,7 +274,7 @@ class RunsPanel(Panel):
         finally:
             self._quiet = False
 
-    def _load_selection(self) -> None:
+    def _load_selection(self, redraw_table: bool = True) -> None:
         import pandas as pd
 
         from nbmlops.tracking.paging import runs_page
@@ -289,7 +294,7 @@ class RunsPanel(Panel):
             frame = frame.set_index("run_id").loc[ids].reset_index()
         self.selected_frame = frame
         self._update_picker()
-        if self.page is not None and self.page.total:
+        if redraw_table and self.page is not None and self.page.total:
             self.table.value = r.runs_table(self.frame, self.shown_columns, self.selected)
         self._show_comparison()
 
@@ -351,7 +356,7 @@ class RunsPanel(Panel):
         params = sorted(c for c in frame.columns if c.startswith("params."))
         metrics = sorted(c for c in frame.columns if c.startswith("metrics."))
         chosen = [p for p in self.parallel_params.value if p in params]
-        if not chosen:  # default: the params that vary on this page
+        if not chosen and not self._axes_chosen:  # default: the params that vary on this page
             chosen = [p for p in params if frame[p].astype(str).nunique() > 1][:5]
         varying = [m for m in metrics if frame[m].nunique() > 1] or metrics
         metric = self.parallel_metric.value if self.parallel_metric.value in metrics else \
@@ -364,13 +369,24 @@ class RunsPanel(Panel):
             self.parallel_metric.value = metric
         finally:
             self._quiet = False
-        self._draw_parallel()
+        self._parallel_stale = True
+        if self.sections.selected_index == PARALLEL_TAB:
+            self._draw_parallel()
 
     def _on_parallel(self, change: Any) -> None:
         if not self._quiet:
+            if change["owner"] is self.parallel_params:
+                self._axes_chosen = True  # an empty choice stays empty on refresh
+            self.guard(self._draw_parallel)
+
+    def _on_section(self, change: Any) -> None:
+        if change["new"] == PARALLEL_TAB and self._parallel_stale:
             self.guard(self._draw_parallel)
 
     def _draw_parallel(self) -> None:
+        """Draw the plot (only when its tab is shown or a snapshot is taken: it is the
+        slowest part of a refresh)."""
+        self._parallel_stale = False
         params, metric = list(self.parallel_params.value), self.parallel_metric.value
         data = b""
         if params and metric and len(self.frame):
@@ -387,6 +403,8 @@ class RunsPanel(Panel):
         if len(self.selected_frame):
             parts += [r.heading("Compare"), self.comparison_html.value,
                       r.img(self.curves.value, "metric curves"), self.diff_html.value]
+        if self._parallel_stale:
+            self.guard(self._draw_parallel)
         if self.parallel.value:
             parts += [r.heading("Parallel coordinates"), r.img(self.parallel.value,
                                                                "parallel coordinates")]

@@ -98,10 +98,19 @@ def test_parallel_coordinates(runs3: list[str]) -> None:
     panel = RunsPanel()
     assert set(panel.parallel_params.value) == {"params.model", "params.n"}  # the varying ones
     assert panel.parallel_metric.value == "metrics.acc"
+    assert bytes(panel.parallel.value) == b""  # drawn when its tab is shown, not per refresh
+    panel.sections.selected_index = 1
     assert bytes(panel.parallel.value).startswith(b"\x89PNG")
     panel.parallel_params.value = ()
     assert bytes(panel.parallel.value) == b"" and "Pick one or more params" in \
         panel.parallel_note.value
+    panel.refresh()  # an empty choice is kept
+    assert panel.parallel_params.value == ()
+
+
+def test_snapshot_draws_the_parallel_plot(runs3: list[str]) -> None:
+    html = RunsPanel()._repr_mimebundle_()["text/html"]
+    assert "Parallel coordinates" in html and "data:image/png;base64," in html
 
 
 def test_run_removed_while_open(runs3: list[str]) -> None:
