@@ -140,8 +140,11 @@ def test_newer_store_schema_is_shown_inline(runs3: list[str]) -> None:
         conn.execute(s.meta.update().where(s.meta.c.key == "schema_version")
                      .values(value=str(s.SCHEMA_VERSION + 1)))
     store_module.reset()
-    panel = RunsPanel()  # no exception
-    assert "newer nbmlops" in panel.message.value and "upgrade nbmlops" in panel.message.value
+    d = nbmlops.dashboard()  # no exception: every panel says it inline
+    for panel in d.panels:
+        assert "newer nbmlops" in panel.message_text, (panel.title, panel.message_text)
+        assert "upgrade nbmlops" in panel.message_text
+    assert "upgrade nbmlops" in d._repr_mimebundle_()["text/html"]
 
 
 @pytest.mark.parametrize("size", [0, 5000, "10", 2.5])
