@@ -19,6 +19,7 @@ Screenshots and server logs go to ``tests/_artifacts/`` (git-ignored; CI keeps t
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -101,11 +102,14 @@ def _wait_ready(lab: Lab, timeout: float) -> None:
 
 @contextmanager
 def jupyterlab(root: Path, *, timeout: float = 180, extra_args: list[str] | None = None,
-               env: dict[str, str] | None = None) -> Iterator[Lab]:
+               env: dict[str, str] | None = None,
+               settings: dict[str, dict[str, Any]] | None = None) -> Iterator[Lab]:
     """Run ``python -m jupyterlab`` serving ``root`` on 127.0.0.1; stop it on exit.
 
     ``window.jupyterapp`` is exposed (``expose_app_in_browser``), so a test can run
-    JupyterLab commands such as ``notebook:run-all-cells`` from the page.
+    JupyterLab commands such as ``notebook:run-all-cells`` from the page. ``settings``
+    maps ``"@jupyterlab/apputils-extension:themes"``-style plugin ids to user settings,
+    e.g. ``{"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}``.
     """
     root.mkdir(parents=True, exist_ok=True)
     state = Path(tempfile.mkdtemp(prefix="nbmlops-lab-"))
@@ -118,9 +122,13 @@ def jupyterlab(root: Path, *, timeout: float = 180, extra_args: list[str] | None
                      ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")):
         full_env[var] = str(state / sub)
     # no "get notified about Jupyter news?" toast over the screenshots
-    news = state / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    all_settings = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
+                    **(settings or {})}
+    for plugin, values in all_settings.items():
+        package, name = plugin.split(":")
+        target = state / "settings" / package / f"{name}.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
            "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",

@@ -10,13 +10,19 @@ if TYPE_CHECKING:
     from nbmlops.tracking.diff import RunDiff
 
 _STYLE = (
-    "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;border:1px solid #ccc;"
+    "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;"
+    "border:1px solid var(--jp-border-color1, #ccc);"
     "border-radius:6px;padding:8px 12px;max-width:1000px"
 )
-_TD = "padding:2px 10px 2px 0;vertical-align:top;border-bottom:1px solid #eee"
-_TH = "padding:2px 10px 2px 0;text-align:left;color:#57606a;font-weight:normal"
-_KIND_BG = {"added": "#dafbe1", "removed": "#ffebe9", "changed": "#fff8c5"}
-_LINE_BG = {"+": "#dafbe1", "-": "#ffebe9", "@": "#ddf4ff"}
+_TD = ("padding:2px 10px 2px 0;vertical-align:top;"
+       "border-bottom:1px solid var(--jp-border-color2, #eee)")
+#: theme variables with light fallbacks and translucent tints: readable on dark themes too
+_MUTED = "var(--jp-ui-font-color2, #57606a)"
+_TH = f"padding:2px 10px 2px 0;text-align:left;color:{_MUTED};font-weight:normal"
+ADDED, REMOVED, CHANGED = ("rgba(26, 127, 55, 0.18)", "rgba(207, 34, 46, 0.16)",
+                           "rgba(212, 167, 44, 0.22)")
+_KIND_BG = {"added": ADDED, "removed": REMOVED, "changed": CHANGED}
+_LINE_BG = {"+": ADDED, "-": REMOVED, "@": "rgba(9, 105, 218, 0.15)"}
 #: longest code diff shown inline (the full text is in RunDiff.code / to_dict())
 MAX_DIFF_LINES = 400
 
@@ -57,7 +63,7 @@ def _delta(d: float | None, key: str) -> str:
     if d is None:
         return ""
     better = -d if lower_is_better(key) else d
-    color = "#1a7f37" if better > 0 else "#cf222e" if better < 0 else "#57606a"
+    color = "#1a7f37" if better > 0 else "#cf222e" if better < 0 else _MUTED
     return f"<span style='color:{color}'>{d:+.4g}</span>"
 
 
@@ -73,16 +79,17 @@ def code_html(diff: str) -> str:
     if len(lines) > len(shown):
         out.append(f"<i>… {len(lines) - len(shown)} more lines</i>")
     return ("<pre style='font-size:12px;line-height:1.35;margin:2px 0;padding:4px;"
-            "border:1px solid #eee;overflow:auto;max-height:420px'>" + "\n".join(out) + "</pre>")
+            "border:1px solid var(--jp-border-color2, #eee);overflow:auto;max-height:420px'>"
+            + "\n".join(out) + "</pre>")
 
 
 def _section(title: str, body: str) -> str:
-    return (f"<div style='margin-top:8px'><div style='color:#57606a;font-weight:bold'>"
+    return (f"<div style='margin-top:8px'><div style='color:{_MUTED};font-weight:bold'>"
             f"{escape(title)}</div>{body}</div>")
 
 
 def _none(text: str) -> str:
-    return f"<i style='color:#57606a'>{escape(text)}</i>"
+    return f"<i style='color:{_MUTED}'>{escape(text)}</i>"
 
 
 def diff_card(d: RunDiff) -> str:

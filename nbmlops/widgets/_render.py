@@ -22,15 +22,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FONT = "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px"
-MUTED = "#57606a"
+#: colours work on light and dark JupyterLab themes: theme variables with light fallbacks
+#: (for nbconvert/GitHub) and translucent row tints instead of opaque pastel fills
+MUTED = "var(--jp-ui-font-color2, #57606a)"
+BORDER = "var(--jp-border-color1, #d0d7de)"
+RULE = "var(--jp-border-color2, #eaeef2)"
+BOX_BORDER = f"1px solid {BORDER}"
 STATUS_COLORS = {
     "FINISHED": "#1a7f37", "FAILED": "#cf222e", "KILLED": "#9a6700", "RUNNING": "#0969da",
     "ran": "#1a7f37", "cached": "#0969da", "failed": "#cf222e", "skipped": "#6e7781",
     "running": "#bf8700", "stopped": "#6e7781", "dead": "#cf222e", "starting": "#bf8700",
     "drift": "#cf222e", "ok": "#1a7f37", "no drift": "#1a7f37", "firing": "#cf222e",
 }
-HIGHLIGHT = "#fff8c5"
-SELECTED = "#ddf4ff"
+HIGHLIGHT = "rgba(212, 167, 44, 0.22)"
+SELECTED = "rgba(9, 105, 218, 0.15)"
 MAX_CELL = 48
 #: Okabe-Ito: readable for colour-blind users, and on white and dark themes
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -39,7 +44,8 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 HOW_TO_START = """
 <div style='{font};border:1px dashed #bbb;border-radius:6px;padding:10px 14px;max-width:760px'>
 <b>No runs recorded yet in this store.</b> Track a cell to record your first run:
-<pre style='margin:6px 0;padding:6px;background:#f6f8fa;border-radius:4px'>%load_ext nbmlops
+<pre style='margin:6px 0;padding:6px;background:var(--jp-layout-color2, #f6f8fa);
+border-radius:4px'>%load_ext nbmlops
 
 %%track train-rf --params n_estimators --metrics acc
 n_estimators = 100
@@ -91,8 +97,8 @@ def badge(text: str, color: str | None = None) -> str:
 def alias_badges(aliases: Iterable[str]) -> str:
     """Return ``@alias`` pills."""
     return " ".join(
-        "<span style='background:#ddf4ff;color:#0969da;border-radius:10px;padding:0 7px;"
-        f"font-size:12px;white-space:nowrap'>@{escape(a)}</span>" for a in aliases)
+        "<span style='background:rgba(9, 105, 218, 0.15);color:#218bff;border-radius:10px;"
+        f"padding:0 7px;font-size:12px;white-space:nowrap'>@{escape(a)}</span>" for a in aliases)
 
 
 def message(text: str, kind: str = "info") -> str:
@@ -128,9 +134,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
     of (label, column span) above the column names, e.g. params | metrics.
     """
     marked, wrapping = set(highlight), set(wrap)
-    th = ("padding:3px 12px 3px 0;text-align:left;border-bottom:2px solid #d0d7de;"
+    th = (f"padding:3px 12px 3px 0;text-align:left;border-bottom:2px solid {BORDER};"
           f"color:{MUTED};font-weight:600;white-space:nowrap")
-    td = "padding:3px 12px 3px 0;border-bottom:1px solid #eaeef2;vertical-align:top;"
+    td = f"padding:3px 12px 3px 0;border-bottom:1px solid {RULE};vertical-align:top;"
     cell = [td + ("white-space:normal;min-width:240px;max-width:520px" if j in wrapping
                   else "white-space:nowrap") for j in range(len(header))]
     head = "".join(f"<th style='{th}'>{escape(h)}</th>" for h in header)
@@ -140,7 +146,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
                "font-size:11px;text-transform:uppercase;letter-spacing:0.04em")
         top = "<tr>" + "".join(
             f"<th colspan='{n}' style='{gth}"
-            + (";border-bottom:1px solid #d0d7de" if label else "") + f"'>{escape(label)}</th>"
+            + (f";border-bottom:1px solid {BORDER}" if label else "") + f"'>{escape(label)}</th>"
             for label, n in groups) + "</tr>"
     body = []
     for i, row in enumerate(rows):

@@ -49,7 +49,7 @@ class DeploymentsPanel(Panel):
         actions = w.VBox([
             w.HBox([self.deployment, self.reason], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.stop_button, self.rollback_button], layout=w.Layout(gap="8px")),
-            self.gate_html], layout=w.Layout(border="1px solid #d0d7de", padding="6px",
+            self.gate_html], layout=w.Layout(border=r.BOX_BORDER, padding="6px",
                                              margin="6px 0"))
         return [self.table, actions]
 

@@ -69,7 +69,7 @@ class ModelsPanel(Panel):
             w.HBox([self.target, self.reason], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.promote_button, self.rollback_button], layout=w.Layout(gap="8px")),
             self.gate_html,
-        ], layout=w.Layout(border="1px solid #d0d7de", padding="6px", margin="6px 0"))
+        ], layout=w.Layout(border=r.BOX_BORDER, padding="6px", margin="6px 0"))
         # shown once there is a model to act on
         self.details = w.VBox([
             w.HBox([self.model, self.version], layout=w.Layout(flex_flow="row wrap")),

@@ -14,6 +14,7 @@ import pytest
 import nbmlops
 from nbmlops.errors import RunNotFound, ValidationError
 from nbmlops.tracking.diff import diff_runs
+from nbmlops.tracking.diff_card import ADDED
 
 
 def _run(name: str, params: dict[str, object], source: str, acc: float,
@@ -71,7 +72,7 @@ def test_html_card(pair: tuple[str, str]) -> None:
     html = diff_runs(*pair)._repr_html_()
     assert "rf-100" in html and "rf-200" in html
     assert "fit(n=200)" in html and "<svg" not in html
-    assert "#dafbe1" in html  # added lines highlighted
+    assert ADDED in html  # added lines highlighted
 
 
 def test_same_run_is_empty() -> None:

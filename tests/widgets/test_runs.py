@@ -10,6 +10,7 @@ from sqlalchemy import event
 import nbmlops
 from nbmlops.errors import ValidationError
 from nbmlops.widgets import RunsPanel
+from nbmlops.widgets._render import HIGHLIGHT
 from tests.widgets.conftest import bulk_runs
 
 
@@ -73,7 +74,7 @@ def test_selection_compares_and_diffs(runs3: list[str]) -> None:
     assert list(comp.index) == ["params.model", "params.n", "params.seed", "metrics.acc",
                                 "metrics.loss"]
     assert list(comp["differs"]) == [True, True, False, False, False]
-    assert "#fff8c5" in panel.comparison_html.value
+    assert HIGHLIGHT in panel.comparison_html.value
     assert panel.curve_metric.value == "acc"
     assert bytes(panel.curves.value).startswith(b"\x89PNG")
     assert panel.diff is not None and (panel.diff.a, panel.diff.b) == (runs3[0], runs3[2])
