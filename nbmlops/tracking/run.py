@@ -117,10 +117,10 @@ class Run:
         import pandas as pd
 
         get_buffer().flush_quietly()
-        points = self._store.get_metric_history(self.id, key)
+        rows = self._store.metric_history_rows(self.id, key)
         frame: pd.DataFrame = pd.DataFrame(
-            {"step": [p.step for p in points], "value": [p.value for p in points],
-             "timestamp": [p.timestamp for p in points]}
+            {"step": [r[0] for r in rows], "value": [r[1] for r in rows],
+             "timestamp": pd.to_datetime([r[2] for r in rows], unit="s", utc=True)}
         )
         return frame
 
@@ -129,15 +129,43 @@ class Run:
         info, _ = self._store.get_artifact(self.id, name)
         return self._artifacts.get_bytes(info.sha256)
 
-    def load_model(self, name: str = "model", **options: Any) -> Any:
-        """Return the model logged as ``name``, loaded by its flavor (never silently unpickled)."""
+    def load_model(self, name: str | None = None, **options: Any) -> Any:
+        """Return a model of the run loaded by its flavor (never silently unpickled).
+
+        ``name`` picks one; without it (or with ``"model"``, the default name of
+        ``log_model``) the model named ``model``, else the run's only model. With several
+        models and no name, ArtifactNotFound lists them.
+        """
         from nbmlops.flavors.base import get_flavor
 
-        info, meta = self._store.get_artifact(self.id, name)
-        if "flavor" not in meta:
-            raise ValidationError(f"artifact {name!r} of run {self.id} is not a model")
+        info, meta = self.model_artifact(name)
         data = self._artifacts.get_bytes(info.sha256)
         return get_flavor(meta["flavor"]).load(data, meta, **options)
+
+    @property
+    def models(self) -> list[str]:
+        """Return the names of the run's model artifacts (those saved by a flavor)."""
+        return [a.name for a in self.artifacts
+                if "flavor" in self._store.get_artifact(self.id, a.name)[1]]
+
+    def model_artifact(self, name: str | None = None) -> tuple[ArtifactInfo, dict[str, Any]]:
+        """Return (artifact, metadata) of the model ``load_model(name)`` loads."""
+        from nbmlops.errors import ArtifactNotFound
+
+        wanted = name or "model"
+        try:
+            info, meta = self._store.get_artifact(self.id, wanted)
+        except ArtifactNotFound:
+            models = self.models
+            if wanted == "model" and len(models) == 1:
+                return self._store.get_artifact(self.id, models[0])
+            hint = (f"its models are: {', '.join(models)}" if models
+                    else "it has no models; log one with log_model or %%track")
+            raise ArtifactNotFound(f"{self.id}:{wanted}", f"run {self.name!r} has no model "
+                                   f"{wanted!r}; {hint}") from None
+        if "flavor" not in meta:
+            raise ValidationError(f"artifact {wanted!r} of run {self.id} is not a model")
+        return info, meta
 
     # logging ------------------------------------------------------------------
     def log_param(self, key: str, value: Any) -> None:
