@@ -259,16 +259,25 @@ def compile_filter(
     expr: str,
     node: Node,
     known_keys: Callable[[str], KeySet],
+    *,
+    membership: bool = False,
 ) -> Any:
-    """Return a SQLAlchemy boolean clause over ``runs`` for a parsed expression."""
-    return _Compiler(expr, known_keys).visit(node)
+    """Return a SQLAlchemy boolean clause over ``runs`` for a parsed expression.
+
+    Each comparison is a correlated ``EXISTS`` probe by default: reading runs in index
+    order, a page stops at its LIMIT after probing only the runs it visits. With
+    ``membership`` each is ``runs.id IN (SELECT run_id … WHERE key = … AND value …)``
+    instead, which the key/value indexes answer as a set: what counting every match wants.
+    """
+    return _Compiler(expr, known_keys, membership).visit(node)
 
 
 class _Compiler:
     """Turns a parsed expression into SQL, checking keys and value types on the way."""
 
-    def __init__(self, expr: str, known_keys: Callable[[str], KeySet]) -> None:
-        self.expr, self.known_keys = expr, known_keys
+    def __init__(self, expr: str, known_keys: Callable[[str], KeySet],
+                 membership: bool = False) -> None:
+        self.expr, self.known_keys, self.membership = expr, known_keys, membership
 
     def visit(self, n: Node) -> Any:
         from sqlalchemy import and_, or_
@@ -288,12 +297,13 @@ class _Compiler:
             raise FilterError(self.expr, f"unknown {n.prefix[:-1]} {n.key!r}; known "
                               f"{n.prefix}: {hint}", n.position)
 
-    @staticmethod
-    def _exists(table: Any, key: str, cond: Any) -> Any:
+    def _exists(self, table: Any, key: str, cond: Any) -> Any:
         from sqlalchemy import exists, select
 
         from nbmlops.store import schema as s
 
+        if self.membership:
+            return s.runs.c.id.in_(select(table.c.run_id).where(table.c.key == key, cond))
         return exists(select(1).where(table.c.run_id == s.runs.c.id, table.c.key == key, cond))
 
     def _metric(self, n: Comparison) -> Any:

@@ -122,12 +122,14 @@ class RunsMixin(SqlBase):
             raw = conn.execute(select(s.runs.c.provenance).where(s.runs.c.id == run_id)).scalar()
         return json.loads(raw) if raw else {}
 
-    def _where(self, query: Any, experiment: str | None, filter: str | None) -> Any:
+    def _where(self, query: Any, experiment: str | None, filter: str | None,
+               *, membership: bool = False) -> Any:
         if experiment is not None:
             query = query.where(s.experiments.c.name == experiment)
         if filter and filter.strip():
             node = parse_filter(filter)
-            query = query.where(compile_filter(filter, node, self._key_probe))
+            query = query.where(compile_filter(filter, node, self._key_probe,
+                                               membership=membership))
         return query
 
     def _search_query(self, query: Any, experiment: str | None, filter: str | None,
@@ -150,7 +152,7 @@ class RunsMixin(SqlBase):
         query = self._where(
             select(func.count()).select_from(s.runs.join(
                 s.experiments, s.experiments.c.id == s.runs.c.experiment_id)),
-            experiment, filter)
+            experiment, filter, membership=True)
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 

@@ -180,3 +180,16 @@ def test_a_version_1_store_gains_the_run_order_indexes(tmp_path: Any) -> None:
         assert store.count_runs() == 50
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("expr", [
+    "params.parity = 'even'",
+    "metrics.acc > 0.05 and params.parity = 'odd'",
+    "metrics.acc < 0.03 or params.i >= 8",
+    "(params.parity = 'odd' or metrics.acc = 0) and params.i != 5",
+    "attributes.name like 'r1%' and metrics.acc > 0",
+])
+def test_the_count_matches_the_search(expr: str) -> None:
+    _make_runs(12)
+    # the count compiles comparisons as set membership, the search as EXISTS probes
+    assert nbmlops.runs_page(filter=expr, page_size=1).total == len(nbmlops.runs(filter=expr))
