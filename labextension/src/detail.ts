@@ -185,12 +185,16 @@ export class RunDetailWidget extends Widget {
           'section',
           { class: 'nbmlops-provenance' },
           h('h2', {}, 'Provenance'),
-          table([
-            ['state', statusBadge(String(prov.status ?? 'unknown'))],
-            ['notebook', run.notebook_path ?? ''],
-            ['cell', run.execution_count !== null ? `[${run.execution_count}]` : ''],
-            ['git', run.git_commit ? `${run.git_commit.slice(0, 10)}${run.git_dirty ? ' (dirty)' : ''}` : '']
-          ]),
+          table(
+            (
+              [
+                ['state', statusBadge(String(prov.status ?? 'unknown'))],
+                ['notebook', run.notebook ?? run.notebook_path ?? ''],
+                ['cell', run.execution_count !== null ? `[${run.execution_count}]` : ''],
+                ['git', run.git_commit ? `${run.git_commit.slice(0, 10)}${run.git_dirty ? ' (dirty)' : ''}` : '']
+              ] as [string, HTMLElement | string][]
+            ).filter(([, v]) => v !== '')
+          ),
           Array.isArray(prov.reasons) && prov.reasons.length
             ? h('ul', { class: 'nbmlops-reasons' }, prov.reasons.map((r: string) => h('li', {}, r)))
             : null

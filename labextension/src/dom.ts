@@ -49,7 +49,9 @@ export function fmtNumber(value: unknown): string {
     return String(value);
   }
   const abs = Math.abs(value);
-  return abs !== 0 && (abs < 1e-3 || abs >= 1e6) ? value.toExponential(3) : value.toPrecision(4);
+  return abs !== 0 && (abs < 1e-3 || abs >= 1e6)
+    ? value.toExponential(3)
+    : String(Number(value.toPrecision(4)));
 }
 
 /** "3 min ago"-style age of an ISO time or epoch seconds. */
@@ -103,4 +105,17 @@ export function table(rows: [string, Child | Child[]][], cls = ''): HTMLTableEle
       rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v as Child)))
     )
   );
+}
+
+/** A check threshold as words: {"min": 0.9} -> "min 0.9", [0, 1] -> "0 to 1". */
+export function fmtThreshold(threshold: unknown): string {
+  if (Array.isArray(threshold) && threshold.length === 2) {
+    return `${fmtNumber(threshold[0])} to ${fmtNumber(threshold[1])}`;
+  }
+  if (threshold && typeof threshold === 'object') {
+    return Object.entries(threshold as Record<string, unknown>)
+      .map(([k, v]) => `${k} ${fmtNumber(v)}`)
+      .join(', ');
+  }
+  return fmtNumber(threshold);
 }

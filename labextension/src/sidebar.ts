@@ -13,7 +13,7 @@ import {
   IStatus,
   NbmlopsClient
 } from './api';
-import { ago, fmtDuration, fmtNumber, h, setChildren, statusBadge } from './dom';
+import { ago, fmtDuration, fmtNumber, fmtThreshold, h, setChildren, statusBadge } from './dom';
 import { ApiError } from './request';
 
 export const SIDEBAR_ID = 'nbmlops-sidebar';
@@ -95,7 +95,7 @@ export class MlopsSidebar extends Widget {
     this.filterInput = h('input', {
       class: 'jp-mod-styled nbmlops-filter',
       type: 'search',
-      placeholder: 'filter, e.g. metrics.acc > 0.9',
+      placeholder: 'metrics.acc > 0.9',
       'aria-label': 'filter runs',
       title: 'The same expressions as nbmlops.runs(filter=...); Enter to apply',
       onkeydown: (ev: Event) => {
@@ -263,7 +263,7 @@ export class MlopsSidebar extends Widget {
       h(
         'pre',
         {},
-        '%load_ext nbmlops\n\n%%track train --params alpha --metrics acc\nalpha = 0.1\nacc = 0.93'
+        '%load_ext nbmlops\n\n%%track train --metrics acc\nacc = 0.93'
       ),
       h(
         'p',
@@ -501,7 +501,7 @@ export class MlopsSidebar extends Widget {
                 h('code', {}, String(c.check)),
                 c.value !== null && c.value !== undefined ? ` = ${fmtNumber(c.value)}` : '',
                 c.threshold !== null && c.threshold !== undefined
-                  ? ` (needs ${JSON.stringify(c.threshold)})`
+                  ? ` (needs ${fmtThreshold(c.threshold)})`
                   : '',
                 c.detail ? ` — ${c.detail}` : ''
               )
