@@ -176,6 +176,26 @@ def test_sidebar_in_jupyterlab(tmp_path: Path, nbmlops_home: Path) -> None:
         shot(sidebar, "refused")
         shot(page, "models")
 
+        # "Run this notebook as a pipeline step": papermill runs it, the pipeline shows up
+        hello = nbformat.v4.new_notebook()
+        hello.cells = [nbformat.v4.new_code_cell("x = 41 + 1\nprint(x)")]
+        hello.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                        "display_name": "Python 3"}
+        nbformat.write(hello, root / "hello.ipynb")
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open',"
+                      " {path: 'hello.ipynb'})")
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w && w.context && w.context.path === 'hello.ipynb'"
+            " && w.context.isReady; }", timeout=60_000)
+        page.evaluate("() => window.jupyterapp.commands.execute("
+                      "'nbmlops:run-notebook-as-step')")
+        page.get_by_text("hello.ipynb ran as a pipeline step").wait_for(timeout=180_000)
+        shot(page, "pipeline-step")
+        step = sidebar.locator('.nbmlops-pipeline .nbmlops-step', has_text="hello")
+        step.wait_for(timeout=30_000)
+        assert "ran" in step.inner_text().lower()
+
         # the panel comes back after a reload (layout restorer)
         deadline = time.monotonic() + 60
         while saved_left_panel(lab) != "nbmlops-sidebar":
