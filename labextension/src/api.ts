@@ -41,7 +41,6 @@ export interface IRunDetail extends IRunSummary {
   tags: Record<string, string>;
   artifacts: { name: string; size: number; media_type: string }[];
   datasets: { name: string; fingerprint: string; role: string; shape: number[] }[];
-  provenance_detail?: never;
   provenance: any;
 }
 
