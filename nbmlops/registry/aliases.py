@@ -32,6 +32,13 @@ class PromotionBlocked(ValidationError):
         self.failed = list(failed or [])
 
 
+def model_aliases(name: str) -> dict[str, int]:
+    """Return ``{alias: version}`` for the model ``name`` (empty when it has no aliases)."""
+    validate_name(name, "model")
+    reg, _ = _registry()
+    return reg.aliases(name)
+
+
 def set_alias(name: str, alias: str, version: int | str, reason: str | None = None,
               *, force: bool = False) -> ModelVersion:
     """Point ``name@alias`` at ``version`` (recorded in the audit log); return that version."""
