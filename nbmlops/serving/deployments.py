@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +27,11 @@ READY_TIMEOUT = 120.0
 
 #: Popen objects of servers this process started, so stopped ones get reaped
 _children: dict[int, subprocess.Popen[bytes]] = {}
+#: the warm host of this process (see nbmlops.serving.warm); NBMLOPS_WARM_HOST=0 disables it
+WARM_ENV = "NBMLOPS_WARM_HOST"
+_warm: subprocess.Popen[bytes] | None = None
+_warm_lock = threading.Lock()
+_warm_registered = False
 
 
 def _store() -> Any:
@@ -50,9 +59,12 @@ def pid_alive(pid: int | None) -> bool:
 class Deployment:
     """A model server started by ``deploy()``: its URL, live status and served version."""
 
-    def __init__(self, row: dict[str, Any], token: str | None = None) -> None:
+    def __init__(self, row: dict[str, Any], token: str | None = None, *,
+                 timings: dict[str, float] | None = None) -> None:
         self._row = row
         self._token = token
+        #: seconds per phase of the deploy that started it: start, load, ready, deploy (all)
+        self.timings = timings or {}
 
     def __getattr__(self, key: str) -> Any:
         try:
@@ -133,8 +145,12 @@ class Deployment:
         return {**self._row, "status": self.status}
 
     def __repr__(self) -> str:
+        t = self.timings
+        took = (f" ready in {t['deploy']:.2f}s (" + ", ".join(
+            f"{k} {t[k]:.2f}s" for k in ("start", "load", "ready") if k in t) + ")"
+            if "deploy" in t else "")
         return (f"<Deployment {self.name!r} {self.ref} v{self._row['version']} {self.url} "
-                f"{self.status}>")
+                f"{self.status}{took}>")
 
 
 def stop_process(pid: int | None, hostname: str, timeout: float = 10.0) -> None:
@@ -159,10 +175,8 @@ def stop_process(pid: int | None, hostname: str, timeout: float = 10.0) -> None:
         child.wait(timeout=5)
 
 
-def spawn_server(ref: str, *, host: str, port: int, workers: int, runtime: str,
-                 token: str | None, log_path: Path, extra: list[str] | None = None,
-                 ) -> subprocess.Popen[bytes]:
-    """Start ``nbmlops serve`` in a new session, logging to ``log_path``; return the process."""
+def server_env(token: str | None) -> dict[str, str]:
+    """Return the environment of a server process: this one's store, and the token if any."""
     from nbmlops.config import resolve_settings
 
     settings = resolve_settings()
@@ -171,35 +185,135 @@ def spawn_server(ref: str, *, host: str, port: int, workers: int, runtime: str,
     env.pop("NBMLOPS_SERVE_TOKEN", None)
     if token:  # through the environment: argv is visible to every user in `ps`
         env["NBMLOPS_SERVE_TOKEN"] = token
-    cmd = [sys.executable, "-m", "nbmlops", "serve", ref, "--host", host, "--port", str(port),
-           "--workers", str(workers), "--runtime", runtime, *(extra or [])]
+    return env
+
+
+def _serve_args(ref: str, host: str, port: int, workers: int, runtime: str,
+                extra: list[str] | None) -> list[str]:
+    return ["serve", ref, "--host", host, "--port", str(port), "--workers", str(workers),
+            "--runtime", runtime, *(extra or [])]
+
+
+def spawn_server(ref: str, *, host: str, port: int, workers: int, runtime: str,
+                 token: str | None, log_path: Path, extra: list[str] | None = None,
+                 ) -> subprocess.Popen[bytes]:
+    """Start ``nbmlops serve`` in a new session, logging to ``log_path``; return the process."""
+    cmd = [sys.executable, "-m", "nbmlops", *_serve_args(ref, host, port, workers, runtime, extra)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=server_env(token),
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     _children[proc.pid] = proc
     return proc
 
 
-def wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path,
+def launch_server(ref: str, *, host: str, port: int, workers: int, runtime: str,
+                  token: str | None, log_path: Path, t0: float | None = None) -> int:
+    """Start a server for a deployment (forked from the warm host when it can); return its pid."""
+    from nbmlops.serving.server import T0_ENV
+
+    host_proc = _warm_host()
+    if host_proc is not None:
+        env = server_env(token)
+        if t0 is not None:
+            env[T0_ENV] = repr(t0)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        req = {"argv": _serve_args(ref, host, port, workers, runtime, None), "env": env,
+               "log": str(log_path), "cwd": os.getcwd()}
+        try:
+            assert host_proc.stdin is not None and host_proc.stdout is not None
+            host_proc.stdin.write(json.dumps(req).encode() + b"\n")
+            host_proc.stdin.flush()
+            return int(json.loads(host_proc.stdout.readline())["pid"])
+        except (OSError, ValueError, KeyError):  # the host died: start a fresh process
+            _stop_warm_host()
+    return spawn_server(ref, host=host, port=port, workers=workers, runtime=runtime,
+                        token=token, log_path=log_path).pid
+
+
+def _warm_host() -> subprocess.Popen[bytes] | None:
+    """Return this process's warm host (started on first use), or None where there is none."""
+    global _warm, _warm_registered
+    if not hasattr(os, "fork") or os.environ.get(WARM_ENV, "1") == "0":
+        return None
+    with _warm_lock:
+        if _warm is not None and _warm.poll() is None:
+            return _warm
+        _stop_warm_host()
+        proc = subprocess.Popen([sys.executable, "-m", "nbmlops.serving.warm"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], READY_TIMEOUT)
+        if not ready or proc.stdout.readline() != b"ready\n":
+            _close(proc)
+            return None
+        if not _warm_registered:
+            atexit.register(_stop_warm_host)
+            _warm_registered = True
+        _warm = proc
+        return proc
+
+
+def _stop_warm_host() -> None:
+    """Stop the warm host (servers it started keep running)."""
+    global _warm
+    if _warm is not None:
+        _close(_warm)
+        _warm = None
+
+
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_ready(proc: subprocess.Popen[bytes] | int, url: str, log_path: Path,
                timeout: float = READY_TIMEOUT) -> None:
-    """Wait until the server answers ``/v2/health/ready``; raise DeployError if it dies."""
+    """Wait until the server answers ``/v2/health/ready``; raise DeployError if it dies.
+
+    On failure nothing is left behind: the server's whole process group is killed.
+    """
     import httpx
 
+    pid = proc if isinstance(proc, int) else proc.pid
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=1.0) as client:
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise DeployError(f"the server exited with code {proc.returncode} before it was "
-                                  f"ready: {log_tail(log_path)}")
+            if not pid_alive(pid):
+                _kill_group(pid)
+                code = _children[pid].returncode if pid in _children else None
+                how = f"exited with code {code}" if code is not None else "stopped"
+                raise DeployError(f"the server {how} before it was ready: {log_tail(log_path)}")
             try:
                 if client.get(f"{url}/v2/health/ready").status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
-    stop_process(proc.pid, HOSTNAME)
+            time.sleep(0.02)
+    stop_process(pid, HOSTNAME)
+    _kill_group(pid)
     raise DeployError(f"the server was not ready after {timeout:.0f}s: {log_tail(log_path)}")
+
+
+def _kill_group(pid: int) -> None:
+    """Kill what is left of a failed server's process group (its ONNX converter, workers)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    child = _children.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=5)
 
 
 def log_tail(path: Path, lines: int = 3) -> str:
@@ -229,6 +343,7 @@ def deploy(ref: str, port: int | None = None, host: str = "127.0.0.1", workers: 
     from nbmlops.config import resolve_settings
     from nbmlops.registry.versions import get_model_version
 
+    t0 = time.time()
     mv = get_model_version(ref)  # a missing model or alias fails here, before any process
     token = resolve_token(host, token)
     port = port or free_port(host)
@@ -236,22 +351,36 @@ def deploy(ref: str, port: int | None = None, host: str = "127.0.0.1", workers: 
     name = validate_name(name or f"{mv.name}-{port}", "deployment")
     dep_id = uuid.uuid4().hex
     log_path = resolve_settings().home / "deployments" / f"{name}-{dep_id[:8]}.log"
-    proc = spawn_server(ref, host=host, port=port, workers=workers, runtime=runtime,
-                        token=token, log_path=log_path)
+    pid = launch_server(ref, host=host, port=port, workers=workers, runtime=runtime,
+                        token=token, log_path=log_path, t0=t0)
     url = url_for(host, port)
     row = dict(id=dep_id, name=name, ref=str(ref), model=mv.name, version=mv.version, url=url,
-               host=host, port=port, pid=proc.pid, hostname=HOSTNAME, runtime=runtime,
+               host=host, port=port, pid=pid, hostname=HOSTNAME, runtime=runtime,
                workers=workers, status="starting", started_at=time.time(), stopped_at=None,
                log_path=str(log_path))
     store = _store()
     store.add_deployment(row)
     try:
-        wait_ready(proc, url, log_path, timeout)
+        wait_ready(pid, url, log_path, timeout)
     except DeployError:
         store.update_deployment(dep_id, status="failed", stopped_at=time.time())
         raise
+    ready = time.time() - t0
     store.update_deployment(dep_id, status="running")
-    return Deployment({**row, "status": "running"}, token)
+    return Deployment({**row, "status": "running"}, token,
+                      timings={**_startup(url, token), "deploy": round(ready, 3)})
+
+
+def _startup(url: str, token: str | None) -> dict[str, float]:
+    """Return the start-up phases a server reports in ``/version`` (empty if it does not)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        found = httpx.get(f"{url}/version", headers=headers, timeout=5).json().get("startup")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return {}
+    return {k: float(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def list_deployments(*, include_stopped: bool = False) -> list[Deployment]:

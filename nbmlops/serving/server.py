@@ -1,20 +1,21 @@
 """The serving process: check the address, load the model, run uvicorn in the foreground.
 
-``nbmlops serve`` calls :func:`serve`; ``deploy()`` starts the same command as a
-background process. With ``workers > 1`` uvicorn forks workers that each build the
-app through :func:`app_from_env` (the settings travel in ``NBMLOPS_SERVE_*``).
+``nbmlops serve`` calls :func:`serve`; ``deploy()`` starts the same function in a
+background process (forked from a warm host, see :mod:`nbmlops.serving.warm`). With
+``workers > 1`` the model is loaded once and the workers are forked from it
+(:mod:`nbmlops.serving.workers`).
 """
 
 from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import logging
 import os
 import socket
 import sys
-from dataclasses import asdict
+import time
+from collections.abc import Callable
 from typing import Any
 
 from nbmlops.errors import DeployError
@@ -22,7 +23,11 @@ from nbmlops.errors import DeployError
 log = logging.getLogger("nbmlops.serving")
 
 TOKEN_ENV = "NBMLOPS_SERVE_TOKEN"
-_CONFIG_ENV = "NBMLOPS_SERVE_CONFIG"
+#: when the start of a server was asked for (``deploy()`` sets it), for the start-up timings
+T0_ENV = "NBMLOPS_SERVE_T0"
+_IMPORTED = time.time()
+#: more workers than this per core only add memory and contention
+MAX_WORKERS_PER_CORE = 4
 
 
 def is_loopback(host: str) -> bool:
@@ -98,45 +103,95 @@ def build_app(ref: str, *, runtime: str = "auto", options: Any = None,
     return create_app(service, options)
 
 
-def app_from_env() -> Any:
-    """Return the app described by ``NBMLOPS_SERVE_CONFIG`` (uvicorn worker factory)."""
-    from nbmlops.serving.app import ServeOptions
+def default_workers() -> int:
+    """Return the number of CPU cores this process may run on (the default worker count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
-    cfg = json.loads(os.environ[_CONFIG_ENV])
-    return build_app(cfg["ref"], runtime=cfg["runtime"], options=ServeOptions(**cfg["options"]),
-                     poll_interval=cfg["poll_interval"])
+
+def process_start_time() -> float:
+    """Return when the serving process (or the ``deploy()`` that started it) began."""
+    if os.environ.get(T0_ENV):
+        return float(os.environ[T0_ENV])
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(ln.split()[1]) for ln in f if ln.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, StopIteration, IndexError):
+        return _IMPORTED
 
 
-def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1,
+def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int | None = 1,
           runtime: str = "auto", token: str | None = None, max_body_bytes: int | None = None,
           batching: str = "on", log_predictions: bool = True, poll_interval: float = 1.0,
           log_level: str = "info") -> None:
-    """Serve ``ref`` in the foreground until interrupted (SIGINT/SIGTERM stop it cleanly)."""
+    """Serve ``ref`` in the foreground until interrupted (SIGINT/SIGTERM stop it cleanly).
+
+    ``workers=None`` runs one worker per available core. Workers are forked after the
+    model is loaded (each one does not load it again); the first deploy of a version
+    forks its ONNX conversion too (see :mod:`nbmlops.serving.convert`).
+    """
     import uvicorn
 
     from nbmlops.serving.app import DEFAULT_MAX_BODY, ServeOptions
 
+    t0 = process_start_time()
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if workers < 1:
-        raise DeployError(f"workers must be at least 1; got {workers}")
+    cores = default_workers()
+    workers = cores if workers is None else workers
+    if not 1 <= workers <= MAX_WORKERS_PER_CORE * cores:
+        raise DeployError(f"workers must be between 1 and {MAX_WORKERS_PER_CORE * cores} "
+                          f"({MAX_WORKERS_PER_CORE} per CPU core here); got {workers}")
     options = ServeOptions(token=resolve_token(host, token),
                            max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY,
                            batching=batching, log_predictions=log_predictions)
     sock = bind_socket(host, port)  # fail fast on a taken port, before loading the model
-    common = dict(log_level="warning", access_log=False, timeout_graceful_shutdown=10,
-                  **_uvicorn_speedups())
-    if workers == 1:
-        app = build_app(ref, runtime=runtime, options=options, poll_interval=poll_interval)
-        server = uvicorn.Server(uvicorn.Config(app, **common))  # type: ignore[arg-type]
-        log.info("listening on http://%s:%s", host, port)
-        server.run(sockets=[sock])
-        return
-    os.environ[_CONFIG_ENV] = json.dumps({"ref": ref, "runtime": runtime, "options": asdict(
-        options), "poll_interval": poll_interval})
-    config = uvicorn.Config("nbmlops.serving.server:app_from_env", factory=True,
-                            workers=workers, **common)  # type: ignore[arg-type]
-    from uvicorn.supervisors import Multiprocess
+    started = time.time()
+    app = build_app(ref, runtime=runtime, options=options, poll_interval=poll_interval)
+    service = app.state.service
+    service.startup = {"start": round(started - t0, 3), **service.startup}
+    loaded = time.time()
+    service.convert_pending()
+    speedups: dict[str, Any] = _uvicorn_speedups()
+    config = uvicorn.Config(app, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=10, **speedups)
 
-    log.info("listening on http://%s:%s with %d workers", host, port, workers)
-    Multiprocess(config, sockets=[sock]).run()
+    def on_started() -> None:
+        if "ready" not in service.startup:
+            service.startup["ready"] = round(time.time() - loaded, 3)
+            service.startup["total"] = round(time.time() - t0, 3)
+        log.info("ready in %.2fs (%s) on http://%s:%s%s", service.startup["total"],
+                 ", ".join(f"{k} {v:.2f}s" for k, v in service.startup.items() if k != "total"),
+                 host, port, f" with {workers} workers" if workers > 1 else "")
+
+    if workers == 1:
+        _server(config, on_started).run(sockets=[sock])
+        return
+    from nbmlops.serving.workers import supervise
+
+    def run_worker(ready: Callable[[], None]) -> None:
+        def started() -> None:
+            on_started()
+            ready()
+
+        _server(config, started).run(sockets=[sock])
+
+    supervise(run_worker, workers)
+
+
+def _server(config: Any, on_started: Callable[[], Any]) -> Any:
+    """Return a uvicorn Server that calls ``on_started`` once it accepts connections."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_started()
+
+    return Server(config)

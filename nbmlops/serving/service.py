@@ -9,18 +9,27 @@ loads and warms up the new version *before* swapping it in.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import ArtifactIntegrityError, DeployError, NbmlopsError
-from nbmlops.serving.reference import example_columns, reference_columns
-from nbmlops.serving.runtime import BaseRuntime, build_runtime, model_allows_nan
+from nbmlops.errors import ArtifactIntegrityError, DeployError, NbmlopsError, ValidationError
+from nbmlops.serving.reference import example_columns
+from nbmlops.serving.runtime import (
+    RUNTIMES,
+    BaseRuntime,
+    SklearnRuntime,
+    build_runtime,
+    model_allows_nan,
+)
 from nbmlops.serving.validation import Batch, InputSchema, PayloadError, validate
 
 log = logging.getLogger("nbmlops.serving")
@@ -40,6 +49,8 @@ class LoadedModel:
     runtime_reason: str
     model: Any = field(repr=False)
     signature: dict[str, Any] | None = None
+    #: auto runtime, no ONNX decision recorded yet: a background conversion will decide
+    onnx_pending: bool = False
 
 
 def _samples(schema: InputSchema, reference: dict[str, list[Any]] | None) -> list[Batch]:
@@ -67,19 +78,58 @@ def build_loaded(name: str, version: int, flavor: str, meta: dict[str, Any], mod
 
 
 def load_from_registry(ref: str, runtime: str) -> LoadedModel:
-    """Return the LoadedModel for a registry reference (``name@alias`` or ``name/3``)."""
+    """Return the LoadedModel for a registry reference (``name@alias`` or ``name/3``).
+
+    Nothing thrown away on the way: the ONNX runtime is used only when the version
+    already has a verified ONNX artifact (``--runtime onnx`` converts and verifies it
+    first, once); ``auto`` otherwise serves scikit-learn at once and marks the model
+    ``onnx_pending`` so the server converts in the background and swaps when verified.
+    """
     from nbmlops.registry.versions import get_model_version, load_model
-    from nbmlops.serving.reference import dataset_stats
 
     mv = get_model_version(ref)
-    model = load_model(mv.ref)
-    schema = InputSchema.from_signature(mv.signature, example=mv.input_example)
-    try:
-        reference = reference_columns(schema, dataset_stats(mv.run_id))
-    except NbmlopsError as exc:
-        log.warning("no reference statistics for %s: %s", mv.ref, exc)
-        reference = reference_columns(schema, [])
-    return build_loaded(mv.name, mv.version, mv.flavor, mv.meta, model, runtime, reference)
+    return loaded_version(mv, load_model(mv.ref), runtime)
+
+
+def loaded_version(mv: Any, model: Any, runtime: str) -> LoadedModel:
+    """Return the LoadedModel of a registry version whose model object is loaded."""
+    from nbmlops.serving import convert
+    from nbmlops.serving.reference import example_columns
+
+    if runtime not in RUNTIMES:
+        raise ValidationError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
+    schema = convert.schema_of(mv.meta, model)
+    sk = SklearnRuntime(model, schema)
+    rt: BaseRuntime = sk
+    why, pending = "scikit-learn (requested)", False
+    if runtime != "sklearn":
+        rec = convert.recorded(mv.meta)
+        if rec is None and runtime == "onnx":
+            rec = convert.convert_version(mv, model)
+        if rec is None:
+            why, pending = ("scikit-learn (the ONNX conversion runs in the background; "
+                            "the server switches to onnxruntime once it is verified)"), True
+        elif rec["status"] == convert.VERIFIED:
+            try:
+                rt = convert.load_verified(rec, sk.classes)
+                why = f"onnxruntime (predictions equal scikit-learn's on {rec['rows']} rows)"
+            except Exception as exc:  # a missing or altered blob: say so, keep serving
+                if runtime == "onnx":
+                    raise DeployError(f"the verified ONNX of {mv.ref} cannot be used: "
+                                      f"{exc}") from exc
+                why = f"scikit-learn (the verified ONNX cannot be used: {exc})"
+        elif runtime == "onnx":
+            raise DeployError(f"{mv.ref} cannot be served with onnxruntime: {rec['reason']}")
+        else:
+            why = f"scikit-learn ({rec['reason']})"
+    example = example_columns(schema)
+    if example:  # warm-up: first calls allocate; do it before taking traffic
+        try:
+            rt.predict(validate(example, schema).arrays, proba=True)
+        except PayloadError as exc:
+            log.warning("the input example does not fit the signature: %s", exc)
+    return LoadedModel(mv.name, mv.version, mv.flavor, schema, rt, why, model,
+                       mv.meta.get("signature"), pending)
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -117,8 +167,14 @@ class ModelService:
         self.poll_interval = poll_interval
         self.bundle = is_bundle(ref)
         self.follows_alias = not self.bundle and "@" in ref
+        t0 = time.perf_counter()
         self.current = self._load(ref)
+        #: seconds per start-up phase (``load`` here; the server adds ``start`` and ``ready``)
+        self.startup: dict[str, float] = {"load": round(time.perf_counter() - t0, 3)}
         self._failed: set[int] = set()
+        self._converter: int | None = None
+        #: convert pending versions to ONNX in the background (the server sets it)
+        self.background_conversion = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -129,7 +185,7 @@ class ModelService:
     def start_watching(self, on_swap: Callable[[LoadedModel, LoadedModel], None],
                        on_failure: Callable[[int, BaseException], None]) -> None:
         """Poll the alias in a daemon thread; call ``on_swap(old, new)`` after each swap."""
-        if not self.follows_alias or self._thread is not None:
+        if not (self.follows_alias or self.current.onnx_pending) or self._thread is not None:
             return
         self._thread = threading.Thread(target=self._watch, args=(on_swap, on_failure),
                                         name="nbmlops-alias-watch", daemon=True)
@@ -142,10 +198,65 @@ class ModelService:
     def _watch(self, on_swap: Callable[[LoadedModel, LoadedModel], None],
                on_failure: Callable[[int, BaseException], None]) -> None:
         while not self._stop.wait(self.poll_interval):
+            self._reap_converter()
             try:
-                self.check_alias(on_swap, on_failure)
+                if self.follows_alias:
+                    self.check_alias(on_swap, on_failure)
+                if self.current.onnx_pending:
+                    self.check_onnx(on_swap)
             except Exception as exc:  # the store may be briefly unavailable; keep serving
                 log.warning("could not check %s: %s", self.ref, exc)
+
+    def convert_pending(self) -> int | None:
+        """Fork the ONNX conversion of the current version if due; later versions (the alias
+        moved) are converted by a separate process. Returns the pid of the forked child.
+
+        Call before the server starts threads (the child is forked).
+        """
+        from nbmlops.registry.versions import get_model_version
+        from nbmlops.serving.convert import convert_in_background
+
+        cur = self.current
+        self.background_conversion = True
+        if not cur.onnx_pending:
+            return None
+        self._converter = convert_in_background(get_model_version(f"{cur.name}/{cur.version}"),
+                                                cur.model)
+        return self._converter
+
+    def _reap_converter(self) -> None:
+        if self._converter is None:
+            return
+        try:
+            done, _ = os.waitpid(self._converter, os.WNOHANG)
+        except ChildProcessError:  # not our child (a forked worker) or already reaped
+            done = self._converter
+        if done:
+            self._converter = None
+
+    def check_onnx(self, on_swap: Callable[[LoadedModel, LoadedModel], None]) -> bool:
+        """Switch to onnxruntime once the pending conversion is verified; return if it did.
+
+        A failed conversion keeps scikit-learn (and its runtime object), recording why.
+        """
+        from nbmlops.registry.versions import get_model_version
+        from nbmlops.serving.convert import recorded
+
+        cur = self.current
+        if not cur.onnx_pending:
+            return False
+        mv = get_model_version(f"{cur.name}/{cur.version}")
+        if recorded(mv.meta) is None:
+            return False
+        new = loaded_version(mv, cur.model, self.runtime)
+        if new.runtime.name == cur.runtime.name:  # conversion failed: same runtime, new reason
+            new = dataclasses.replace(cur, runtime_reason=new.runtime_reason, onnx_pending=False)
+        if self.current is not cur:  # the alias moved meanwhile
+            return False
+        self.current = new
+        log.info("%s/%s now runs on %s", cur.name, cur.version, new.runtime_reason)
+        on_swap(cur, new)
+        return True
 
     def check_alias(self, on_swap: Callable[[LoadedModel, LoadedModel], None],
                     on_failure: Callable[[int, BaseException], None]) -> bool:
@@ -164,6 +275,10 @@ class ModelService:
                       version, exc)
             on_failure(version, exc)
             return False
+        if new.onnx_pending and self.background_conversion:  # threads run: use a process
+            from nbmlops.serving.convert import spawn_converter
+
+            spawn_converter(f"{name}/{version}")
         self.current = new
         log.info("swapped %s from version %s to %s (%s)", name, old.version, version,
                  new.runtime_reason)

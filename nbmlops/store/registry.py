@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from nbmlops.errors import ConflictError, ModelNotFound, ModelVersionConflict
 from nbmlops.store import schema as s
@@ -62,6 +62,17 @@ class RegistryStore:
                     else "no model by that name; list them with `nbmlops models list`")
             raise ModelNotFound(f"{name}/{version}", hint)
         return self._decode(row._asdict())
+
+    def update_meta(self, name: str, version: int, patch: dict[str, Any]) -> None:
+        """Merge ``patch`` into a version's meta (derived facts such as its verified ONNX)."""
+        mv = s.model_versions
+        where = (mv.c.name == name, mv.c.version == version)
+        with self.sql._write() as conn:
+            raw = conn.execute(select(mv.c.meta).where(*where)).scalar()
+            if raw is None:
+                raise ModelNotFound(f"{name}/{version}", "no such version")
+            conn.execute(update(mv).where(*where).values(meta=json.dumps(
+                {**json.loads(raw), **patch})))
 
     @staticmethod
     def _decode(d: dict[str, Any]) -> dict[str, Any]:

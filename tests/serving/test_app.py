@@ -147,7 +147,7 @@ def test_token_protects_everything_but_health(churn: str, asgi_client: Any) -> N
 
 def test_metrics_count_requests_predictions_and_version(churn: str, asgi_client: Any) -> None:
     async def go() -> str:
-        async with asgi_client(app_for("churn@production")) as c:
+        async with asgi_client(app_for("churn@production", runtime="onnx")) as c:
             await c.post("/invocations", json={"instances": [[30, 1.0, 3, 0.5]] * 3})
             await c.post("/invocations", json={"instances": [[30]]})
             return (await c.get("/metrics")).text
