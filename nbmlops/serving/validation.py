@@ -128,8 +128,8 @@ def _from_split(value: Any, schema: InputSchema) -> dict[str, list[Any]]:
     if not isinstance(value, dict) or not isinstance(value.get("data"), list):
         raise schema.error('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
     cols = value.get("columns")
-    if cols is not None and (not isinstance(cols, list)
-                             or not all(isinstance(c, str) for c in cols)):
+    if "columns" in value and (not isinstance(cols, list)
+                               or not all(isinstance(c, str) for c in cols)):
         raise schema.error("dataframe_split.columns must be a list of column names")
     return _from_rows(value["data"], schema, "dataframe_split.data", cols)
 
