@@ -103,13 +103,16 @@ def _wait_ready(lab: Lab, timeout: float) -> None:
 @contextmanager
 def jupyterlab(root: Path, *, timeout: float = 180, extra_args: list[str] | None = None,
                env: dict[str, str] | None = None,
-               settings: dict[str, dict[str, Any]] | None = None) -> Iterator[Lab]:
+               settings: dict[str, dict[str, Any]] | None = None,
+               base_url: str = "/") -> Iterator[Lab]:
     """Run ``python -m jupyterlab`` serving ``root`` on 127.0.0.1; stop it on exit.
 
     ``window.jupyterapp`` is exposed (``expose_app_in_browser``), so a test can run
     JupyterLab commands such as ``notebook:run-all-cells`` from the page. ``settings``
     maps ``"@jupyterlab/apputils-extension:themes"``-style plugin ids to user settings,
     e.g. ``{"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}``.
+    ``base_url`` (e.g. ``/user/alice/``, as JupyterHub sets it) prefixes every URL;
+    ``Lab.base`` includes it.
     """
     root.mkdir(parents=True, exist_ok=True)
     state = Path(tempfile.mkdtemp(prefix="nbmlops-lab-"))
@@ -133,13 +136,14 @@ def jupyterlab(root: Path, *, timeout: float = 180, extra_args: list[str] | None
            "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           f"--ServerApp.base_url={base_url}",
            *(extra_args or [])]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=full_env, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=root)
-    lab = Lab(f"http://127.0.0.1:{port}", token, proc, log, root)
+    lab = Lab(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, proc, log, root)
     try:
         _wait_ready(lab, timeout)
         yield lab

@@ -57,11 +57,15 @@ def test_sidebar_in_jupyterlab(tmp_path: Path, nbmlops_home: Path) -> None:
 
     root = tmp_path / "root"
     root.mkdir()
-    with jupyterlab(root) as lab, chromium() as browser:
+    # a JupyterHub-style prefix: every request of the panel must carry it
+    with jupyterlab(root, base_url="/user/alice/") as lab, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        api_calls: list[str] = []
+        page.on("request",
+                lambda r: api_calls.append(r.url) if "nbmlops/api" in r.url else None)
         open_lab(page, lab)
         page.wait_for_selector(".jp-Launcher", timeout=60_000)
 
@@ -205,5 +209,7 @@ def test_sidebar_in_jupyterlab(tmp_path: Path, nbmlops_home: Path) -> None:
         page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=120_000)
         page.locator(SIDEBAR).locator(".nbmlops-run").first.wait_for(timeout=60_000)
         assert page.locator(SIDEBAR).is_visible()
+    assert lab.base.endswith("/user/alice")
+    assert api_calls and all(u.startswith(f"{lab.base}/nbmlops/api/") for u in api_calls)
     ours = [e for e in errors if "nbmlops" in e.lower()]
     assert ours == [], ours
