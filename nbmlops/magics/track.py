@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import itertools
 import re
 import shlex
 import sys
@@ -76,24 +77,63 @@ def parse_tags(items: list[str]) -> dict[str, str]:
 
 
 def fitted_estimators(names: list[str], ns: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """Yield (name, estimator) for each fitted scikit-learn estimator bound to ``names``."""
+    """Yield (name, estimator) for each fitted scikit-learn estimator bound to ``names``.
+
+    An estimator that is a part of another one yielded (a tree of a forest, a step of a
+    pipeline, a search's ``best_estimator_``), such as a loop variable over
+    ``forest.estimators_``, is not a model of its own and is left out.
+    """
     if "sklearn.base" not in sys.modules:  # nothing can be an estimator; skip the import
         return
     from sklearn.base import BaseEstimator
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
-    seen: set[int] = set()
+    found: dict[int, tuple[str, Any]] = {}
     for name in names:
         value = ns.get(name)
-        if not isinstance(value, BaseEstimator) or id(value) in seen:
+        if not isinstance(value, BaseEstimator) or id(value) in found:
             continue
         try:
             check_is_fitted(value)
         except (NotFittedError, TypeError):
             continue
-        seen.add(id(value))
-        yield name, value
+        found[id(value)] = (name, value)
+    parts = set().union(*(estimator_parts(v, BaseEstimator) for _, v in found.values()))
+    yield from (item for key, item in found.items() if key not in parts)
+
+
+def estimator_parts(estimator: Any, base: type, budget: int = 200_000) -> set[int]:
+    """Return the ids of the estimators held inside ``estimator``, at any depth.
+
+    Walks attributes, lists, tuples, dicts and object arrays (GradientBoosting keeps its
+    trees in one); ``budget`` bounds the values looked at, so a huge attribute costs little.
+    """
+    parts: set[int] = set()
+    seen, stack = {id(estimator)}, [estimator]
+    while stack and budget > 0:
+        obj = stack.pop()
+        if isinstance(obj, base):
+            values: Any = vars(obj).values()
+        elif isinstance(obj, dict):
+            values = obj.values()
+        elif _object_array(obj):
+            values = obj.ravel()
+        else:
+            values = obj
+        for value in itertools.islice(values, budget):
+            budget -= 1
+            nested = isinstance(value, (list, tuple, dict, base)) or _object_array(value)
+            if nested and id(value) not in seen:
+                seen.add(id(value))
+                stack.append(value)
+                if isinstance(value, base):
+                    parts.add(id(value))
+    return parts
+
+
+def _object_array(value: Any) -> bool:
+    return hasattr(value, "ravel") and str(getattr(value, "dtype", "")) == "object"
 
 
 def input_example(model: Any, frames: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from nbmlops.errors import ArtifactNotFound, ModelNotFound, ValidationError
+from nbmlops.errors import ModelNotFound
 from nbmlops.names import validate_name
 from nbmlops.registry.refs import ModelRef, parse_ref
 
@@ -110,21 +110,6 @@ def _to_version(row: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
     )
 
 
-def _pick_model_artifact(run: Run, model: str) -> tuple[Any, dict[str, Any]]:
-    store = run._store
-    try:
-        return store.get_artifact(run.id, model)
-    except ArtifactNotFound:
-        candidates = [a.name for a in run.artifacts
-                      if "flavor" in store.get_artifact(run.id, a.name)[1]]
-        if model == "model" and len(candidates) == 1:
-            return store.get_artifact(run.id, candidates[0])
-        hint = (f"its models are: {', '.join(candidates)}" if candidates
-                else "it has no model artifacts; log one with log_model or %%track")
-        raise ArtifactNotFound(f"{run.id}:{model}", f"run {run.name!r} has no model {model!r}; "
-                               + hint) from None
-
-
 def register_model(
     name: str,
     run: str | Run | None = "last",
@@ -168,9 +153,7 @@ def register_model(
     if not isinstance(model, str):
         model = _log_object(source, model, artifact, input_example=input_example,
                             unsafe_pickle=unsafe_pickle, trusted=trusted)
-    info, meta = _pick_model_artifact(source, model)
-    if "flavor" not in meta:
-        raise ValidationError(f"artifact {model!r} of run {source.id} is not a model")
+    info, meta = source.model_artifact(model)
     reg, _ = _registry()
     row = dict(
         run_id=source.id, artifact_name=info.name, sha256=info.sha256, size=info.size,

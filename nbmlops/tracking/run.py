@@ -160,7 +160,7 @@ class Run:
             if wanted == "model" and len(models) == 1:
                 return self._store.get_artifact(self.id, models[0])
             hint = (f"its models are: {', '.join(models)}" if models
-                    else "it has no models; log one with log_model or %%track")
+                    else "it has no model artifacts; log one with log_model or %%track")
             raise ArtifactNotFound(f"{self.id}:{wanted}", f"run {self.name!r} has no model "
                                    f"{wanted!r}; {hint}") from None
         if "flavor" not in meta:
