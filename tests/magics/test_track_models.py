@@ -50,7 +50,7 @@ def test_load_model_bad_names(ip: Any) -> None:
     run(ip, DATA)
     with nbmlops.start_run("r") as r:
         nbmlops.log_artifact(b"text", "notes.txt")
-        with pytest.raises(ArtifactNotFound, match="has no model 'model'; it has no model artifacts"):
+        with pytest.raises(ArtifactNotFound, match="no model 'model'; it has no model artifacts"):
             r.load_model()
         with pytest.raises(ValidationError, match="'notes.txt' of run .* is not a model"):
             r.load_model("notes.txt")
