@@ -6,7 +6,10 @@ inside functions count too) and fails on
 
 - any import of ``nbmlops.store`` (SQL and artifact I/O belong to the core services), and
 - any private name or private module taken from outside the interface's own package
-  (``from nbmlops.registry.versions import _registry`` reaches around the public API).
+  (``from nbmlops.registry.versions import _registry`` reaches around the public API), and
+- any read of another object's private attribute (``deployment._row``): core objects show
+  what interfaces need as declared public fields. IPython's display hooks (``_repr_*_``,
+  ``_ipython_*_``) are public protocol, not private.
 
 Allowed, and why:
 
@@ -82,6 +85,25 @@ def violations(path: Path, root: Path = PACKAGE) -> list[str]:
     return out
 
 
+def private_attributes(path: Path, root: Path = PACKAGE) -> list[str]:
+    """Return one line per ``obj._name`` in ``path`` where obj is not self, cls or super()."""
+    rel = path.relative_to(root).as_posix()
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")):
+            continue
+        if node.attr.startswith("__") or node.attr.startswith(("_repr_", "_ipython_")):
+            continue
+        base = node.value
+        if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+            continue
+        if isinstance(base, ast.Call) and isinstance(base.func, ast.Name) \
+                and base.func.id == "super":
+            continue
+        out.append(f"nbmlops/{rel}:{node.lineno} reads {ast.unparse(node)}")
+    return out
+
+
 def test_there_are_interface_modules_to_check() -> None:
     assert len(interface_files()) >= 10
 
@@ -89,14 +111,21 @@ def test_there_are_interface_modules_to_check() -> None:
 @pytest.mark.parametrize("path", interface_files(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_interfaces_use_only_the_public_core(path: Path) -> None:
     assert violations(path) == []
+    assert private_attributes(path) == []
+
+
+def magic_module(tmp_path: Path, source: str) -> tuple[Path, Path]:
+    """Return (file, package root) of a fake ``nbmlops/magics/bad.py`` holding ``source``."""
+    root = tmp_path / "nbmlops"
+    (root / "magics").mkdir(parents=True)
+    (root / "magics" / "bad.py").write_text(source)
+    return root / "magics" / "bad.py", root
 
 
 def test_the_rule_catches_what_it_is_for(tmp_path: Path) -> None:
     """Bad imports are reported, including ones inside functions and relative ones."""
-    fake = tmp_path / "nbmlops"
-    (fake / "magics").mkdir(parents=True)
-    bad = fake / "magics" / "bad.py"
-    bad.write_text(
+    bad, root = magic_module(
+        tmp_path,
         "from nbmlops.store import open_store\n"
         "import nbmlops.store.sql\n"
         "def f():\n"
@@ -105,9 +134,24 @@ def test_the_rule_catches_what_it_is_for(tmp_path: Path) -> None:
         "    from ..tracking._private import thing\n"
         "    from nbmlops._format import number\n"
         "    from ._ipython import line_magic\n"
-        "    from nbmlops.tracking.info import store_info\n"
+        "    from nbmlops.tracking.info import store_info\n",
     )
-    found = violations(bad, root=fake)
+    found = violations(bad, root=root)
     assert [v.split(" imports ")[0].rsplit(":", 1)[1] for v in found] == ["1", "2", "4", "5", "6"]
     assert "nbmlops.registry.versions._registry" in found[3]
     assert "nbmlops.tracking._private.thing" in found[4]
+
+
+def test_private_attribute_reads_are_caught(tmp_path: Path) -> None:
+    bad, root = magic_module(
+        tmp_path,
+        "def f(dep, mv):\n"
+        "    print(dep._row['version'], dep._token)\n"
+        "    return mv._repr_html_(), super()._repr_mimebundle_(), dep.__class__\n"
+        "class A:\n"
+        "    def g(self):\n"
+        "        return self._cache\n",
+    )
+    found = sorted(private_attributes(bad, root=root))
+    assert found == ["nbmlops/magics/bad.py:2 reads dep._row",
+                     "nbmlops/magics/bad.py:2 reads dep._token"]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class
 
 from nbmlops.errors import NbmlopsError
 from nbmlops.magics._ipython import argument, line_magic, magic_arguments, parse_argstring
+
+if TYPE_CHECKING:
+    from nbmlops.serving.deployments import Deployment
 
 
 def sample_calls(url: str, name: str, example: list[dict[str, Any]] | None,
@@ -31,19 +34,19 @@ def sample_calls(url: str, name: str, example: list[dict[str, Any]] | None,
 class _DeployedView:
     """The output of ``%deploy REF``: the deployment plus how to call it."""
 
-    def __init__(self, dep: Any, example: list[dict[str, Any]] | None, token: str | None) -> None:
+    def __init__(self, dep: Deployment, example: list[dict[str, Any]] | None) -> None:
         self.deployment = dep
-        self.curl, self.python = sample_calls(dep.url, dep.model, example, token)
+        self.curl, self.python = sample_calls(dep.url, dep.model, example, dep.token)
 
     def __repr__(self) -> str:
         d = self.deployment
-        return (f"{d.name}: {d.ref} version {d._row['version']} at {d.url} (pid {d.pid})\n\n"
+        return (f"{d.name}: {d.ref} version {d.deployed_version} at {d.url} (pid {d.pid})\n\n"
                 f"{self.curl}\n\n{self.python}")
 
     def _repr_html_(self) -> str:
         d = self.deployment
         return (f"<b>{html.escape(d.name)}</b>: {html.escape(d.ref)} version "
-                f"{d._row['version']} at <a href='{d.url}/docs' target='_blank'>{d.url}</a> "
+                f"{d.deployed_version} at <a href='{d.url}/docs' target='_blank'>{d.url}</a> "
                 f"(pid {d.pid})<pre>{html.escape(self.curl)}</pre>"
                 f"<pre>{html.escape(self.python)}</pre>")
 
@@ -132,8 +135,8 @@ class DeployMagics(Magics):
 
         dep = deploy(args.ref, port=args.port, host=args.host, workers=args.workers,
                      runtime=args.runtime, token=args.token, name=args.name)
-        example = get_model_version(f"{dep.model}/{dep._row['version']}").input_example
-        return _DeployedView(dep, example, dep._token)
+        example = get_model_version(f"{dep.model}/{dep.deployed_version}").input_example
+        return _DeployedView(dep, example)
 
     def _list(self) -> Any:
         import pandas as pd

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,33 +58,59 @@ def pid_alive(pid: int | None) -> bool:
 
 
 class Deployment:
-    """A model server started by ``deploy()``: its URL, live status and served version."""
+    """A model server started by ``deploy()``: its URL, live status and served version.
 
-    def __init__(self, row: dict[str, Any], token: str | None = None, *,
+    The fields are the deployment's row in the store; ``status`` and ``version`` are
+    properties that ask the live process (``recorded_status`` and ``deployed_version``
+    are what the store says).
+    """
+
+    id: str
+    name: str
+    ref: str  #: what it follows: NAME@ALIAS or NAME/VERSION
+    model: str
+    deployed_version: int  #: the version resolved when it started
+    url: str
+    host: str
+    port: int
+    pid: int | None
+    hostname: str  #: the machine whose process ``pid`` is
+    runtime: str
+    workers: int
+    recorded_status: str  #: starting, running, stopped, failed or dead, as last stored
+    started_at: float  #: epoch seconds
+    stopped_at: float | None
+    log_path: str | None
+    token: str | None  #: the bearer token clients send (None: the server is open)
+    timings: dict[str, float]  #: seconds per phase of the deploy that started it
+
+    def __init__(self, row: Mapping[str, Any], token: str | None = None, *,
                  timings: dict[str, float] | None = None) -> None:
-        self._row = row
-        self._token = token
+        self.id, self.name, self.ref, self.model = row["id"], row["name"], row["ref"], row["model"]
+        self.deployed_version = int(row["version"])
+        self.url, self.host, self.port = row["url"], row["host"], int(row["port"])
+        self.pid, self.hostname = row["pid"], row["hostname"]
+        self.runtime, self.workers = row["runtime"], int(row["workers"])
+        self.recorded_status = row["status"]
+        self.started_at, self.stopped_at = float(row["started_at"]), row["stopped_at"]
+        self.log_path = row.get("log_path")
+        self.token = token
         #: seconds per phase of the deploy that started it: start, load, ready, deploy (all)
         self.timings = timings or {}
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self.__dict__["_row"][key]
-        except KeyError:
-            raise AttributeError(key) from None
 
     @property
     def status(self) -> str:
         """Return starting, running, stopped, failed, or dead (its process is gone)."""
-        st = self._row["status"]
-        if st in ACTIVE and self._row["hostname"] == HOSTNAME and not pid_alive(self.pid):
+        if (self.recorded_status in ACTIVE and self.hostname == HOSTNAME
+                and not pid_alive(self.pid)):
             store = _store()
-            self._row = store.get_deployment(self.id)  # stopped elsewhere (CLI, another kernel)?
-            if self._row["status"] in ACTIVE:
-                store.update_deployment(self.id, status="dead", stopped_at=time.time())
-                self._row["status"] = "dead"
-            st = self._row["status"]
-        return str(st)
+            row = store.get_deployment(self.id)  # stopped elsewhere (CLI, another kernel)?
+            self.recorded_status, self.stopped_at = row["status"], row["stopped_at"]
+            if self.recorded_status in ACTIVE:
+                self.stopped_at = time.time()
+                store.update_deployment(self.id, status="dead", stopped_at=self.stopped_at)
+                self.recorded_status = "dead"
+        return self.recorded_status
 
     @property
     def version(self) -> int:
@@ -96,7 +123,7 @@ class Deployment:
                 return int(r.json()["version"])
             except (httpx.HTTPError, KeyError, ValueError):
                 pass
-        return int(self._row["version"])
+        return self.deployed_version
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
         """Return ``{"ok", "latency_ms", "version", "error"}`` from a GET of the live ``/health``.
@@ -124,7 +151,7 @@ class Deployment:
     def predict(self, data: Any, *, probabilities: bool = False) -> Any:
         """Return predictions for a DataFrame (or list of records) from the live service."""
         records = data.to_dict(orient="records") if hasattr(data, "to_dict") else data
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         with http_client() as client:
             r = client.post(f"{self.url}/invocations", json={"dataframe_records": records},
                             params={"probabilities": "true"} if probabilities else None,
@@ -136,20 +163,26 @@ class Deployment:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``timeout``) and record it."""
-        stop_process(self.pid, self._row["hostname"], timeout)
-        _store().update_deployment(self.id, status="stopped", stopped_at=time.time())
-        self._row["status"] = "stopped"
+        stop_process(self.pid, self.hostname, timeout)
+        self.stopped_at = time.time()
+        _store().update_deployment(self.id, status="stopped", stopped_at=self.stopped_at)
+        self.recorded_status = "stopped"
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the deployment's fields with the live status."""
-        return {**self._row, "status": self.status}
+        """Return the deployment as its store row (``version`` as deployed), live ``status``."""
+        return {"id": self.id, "name": self.name, "ref": self.ref, "model": self.model,
+                "version": self.deployed_version, "url": self.url, "host": self.host,
+                "port": self.port, "pid": self.pid, "hostname": self.hostname,
+                "runtime": self.runtime, "workers": self.workers, "status": self.status,
+                "started_at": self.started_at, "stopped_at": self.stopped_at,
+                "log_path": self.log_path}
 
     def __repr__(self) -> str:
         t = self.timings
         took = (f" ready in {t['deploy']:.2f}s (" + ", ".join(
             f"{k} {t[k]:.2f}s" for k in ("start", "load", "ready") if k in t) + ")"
             if "deploy" in t else "")
-        return (f"<Deployment {self.name!r} {self.ref} v{self._row['version']} {self.url} "
+        return (f"<Deployment {self.name!r} {self.ref} v{self.deployed_version} {self.url} "
                 f"{self.status}{took}>")
 
 
