@@ -289,6 +289,23 @@ async def test_deployments_and_pipelines_lists(jp_fetch: Any, seeded: Seeded) ->
     assert (await fetch(jp_fetch, "pipelines")) == {"pipelines": []}
 
 
+@pytest.mark.slow
+async def test_deployments_with_health(jp_fetch: Any, seeded: Seeded) -> None:
+    import nbmlops
+
+    dep = nbmlops.deploy("churn@staging")
+    try:
+        [item] = (await fetch(jp_fetch, "deployments"))["deployments"]
+        assert item["name"] == dep.name and item["status"] == "running"
+        assert item["url"] == dep.url and item["version"] == seeded.good_version
+        assert item["health"]["ok"] is True and item["health"]["latency_ms"] > 0
+        assert item["health"]["version"] == seeded.good_version
+    finally:
+        dep.stop()
+    [item] = (await fetch(jp_fetch, "deployments"))["deployments"]
+    assert item["status"] == "stopped" and item["health"] is None
+
+
 async def test_pipeline_runs_with_steps(jp_fetch: Any, jp_root_dir: Path) -> None:
     import nbformat
 
