@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -194,7 +195,8 @@ def _add_core_routes(app: FastAPI, service: ModelService, metrics: ServingMetric
 def _add_v2_routes(app: FastAPI, service: ModelService, pred: Predictor, limit: int) -> None:
     @app.get("/v2", summary="V2 server metadata", tags=["kserve-v2"])
     async def server_metadata() -> Response:
-        return json_response({"name": "nbmlops", "version": __version__, "extensions": []})
+        return json_response({"name": "nbmlops", "version": __version__,
+                              "extensions": ["binary_tensor_data"]})
 
     @app.get("/v2/health/live", summary="V2 server liveness", tags=["kserve-v2"])
     async def live() -> Response:
@@ -241,8 +243,9 @@ def v2_metadata(cur: LoadedModel) -> dict[str, Any]:
 
     inputs = [{"name": c, "datatype": v2_datatype(d), "shape": [-1]}
               for c, d in zip(cur.schema.columns or (), cur.schema.dtypes, strict=False)]
-    outputs = [{"name": "predict", "datatype": "BYTES" if cur.runtime.classes and any(
-        isinstance(c, str) for c in cur.runtime.classes) else "FP64", "shape": [-1]}]
+    classes = cur.runtime.classes
+    predict_type = v2_datatype(np.asarray(classes).dtype) if classes else "FP64"
+    outputs = [{"name": "predict", "datatype": predict_type, "shape": [-1]}]
     if cur.runtime.classes is not None:
         outputs.append({"name": "predict_proba", "datatype": "FP64",
                         "shape": [-1, len(cur.runtime.classes)]})
