@@ -50,17 +50,41 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI; NbmlopsErrors print one line (no traceback) and exit 1."""
+    """Run the CLI; every error a caller can cause prints one ``Error:`` line and exits non-zero.
+
+    NbmlopsErrors and OS errors (a path that cannot be read or written) exit 1, usage
+    errors exit 2 (the line names the command whose ``--help`` explains it).
+    """
     from nbmlops.errors import NbmlopsError
 
     try:
         return cli.main(args=argv, prog_name="nbmlops", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except NbmlopsError as exc:
-        click.echo(f"Error: {exc}", err=True)
+    except BrokenPipeError:  # `nbmlops runs list | head`: the reader left, nothing to say
+        _silence_stdout()
         sys.exit(1)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        _fail(exc.format_message() + hint, exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except NbmlopsError as exc:
+        _fail(str(exc), 1)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    """Print ``Error: message`` as one line on stderr and exit with ``code``."""
+    click.echo("Error: " + " ".join(message.splitlines()), err=True)
+    sys.exit(code)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

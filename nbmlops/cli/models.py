@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -117,18 +117,11 @@ def check_cmd(ref: str, notebook: str, output: str | None, params: tuple[str, ..
               fmt: str) -> None:
     """Run a checks notebook against REF and store the results; exit 1 if any failed."""
     import pandas as pd
-    import yaml
 
-    from nbmlops.errors import ValidationError
+    from nbmlops.pipelines.params import parse_params
     from nbmlops.registry.check_runner import run_checks_notebook
 
-    extra: dict[str, Any] = {}
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValidationError(f"parameter {item!r} must be written KEY=VALUE")
-        extra[key] = yaml.safe_load(value)
-    rows = run_checks_notebook(ref, notebook, output=output, parameters=extra)
+    rows = run_checks_notebook(ref, notebook, output=output, parameters=parse_params(params))
     cols = ["check", "passed", "value", "threshold", "detail"]
     if fmt == "json":
         click.echo(json.dumps([{c: r.get(c) for c in cols} for r in rows], indent=2))

@@ -33,7 +33,7 @@ def runs() -> None:
 @click.option("--order-by", "order_by", multiple=True, metavar="COLUMN [ASC|DESC]",
               help="Sort key such as 'metrics.acc DESC'; repeat for several. "
                    "Default: newest first.")
-@click.option("--max-results", "-n", type=click.IntRange(min=0), default=None,
+@click.option("--max-results", "-n", type=click.IntRange(min=0, max=2**63 - 1), default=None,
               help="Return at most N runs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
+import argparse
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -14,8 +14,20 @@ from nbmlops.magics._ipython import (
     line_magic,
     magic_arguments,
     parse_argstring,
-    strip_comment,
 )
+
+
+def _tolerance(text: str) -> float:
+    """Return a tolerance: a finite number >= 0 (argparse names the option on error)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. 0.01") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
 
 
 @magics_class
@@ -51,6 +63,12 @@ class PipelineMagics(Magics):
         except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
 
+    @magic_arguments()
+    @argument("run_id", help="the run to re-execute (id, unique prefix, or 'last')")
+    @argument("--rtol", type=_tolerance, default=1e-6,
+              help="relative tolerance when comparing metrics (default 1e-6)")
+    @argument("--atol", type=_tolerance, default=0.0,
+              help="absolute tolerance when comparing metrics (default 0)")
     @line_magic("reproduce")
     def reproduce(self, line: str = "") -> Any:
         """Re-execute the notebook or pipeline behind a run and compare its metrics.
@@ -63,20 +81,14 @@ class PipelineMagics(Magics):
         Returns the Reproduction; its summary says what matched and what code or
         environment changed since the run.
         """
-        words = shlex.split(strip_comment(line))
-        if not words:
-            raise UsageError("usage: %reproduce RUN_ID [--rtol R] [--atol A]")
-        options = dict(zip(words[1::2], words[2::2], strict=False))
-        unknown = set(options) - {"--rtol", "--atol"}
-        if unknown or len(words) % 2 == 0:
-            raise UsageError("usage: %reproduce RUN_ID [--rtol R] [--atol A]")
+        args = parse_argstring(self.reproduce, line)
         from nbmlops.pipelines.progress import BaseProgress
         from nbmlops.pipelines.reproduce import reproduce
 
         try:
-            result = reproduce(words[0], rtol=float(options.get("--rtol", 1e-6)),
-                               atol=float(options.get("--atol", 0.0)), progress=BaseProgress())
-        except (NbmlopsError, ValueError) as exc:
+            result = reproduce(args.run_id, rtol=args.rtol, atol=args.atol,
+                               progress=BaseProgress())
+        except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
         print(result.summary())
         return result

@@ -96,15 +96,69 @@ def load_spec(path: str | Path) -> PipelineSpec:
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise SpecError(path, None, "file not found; pass the path of a pipeline.yaml")
+    text = _read(path)
     try:
-        doc = yaml.load(path.read_text(), Loader=_loader())
+        _check_depth(path, yaml.parse(text))
+        doc = yaml.load(text, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise SpecError(path, line, f"YAML syntax error: {exc.problem or exc.context}") from exc
     except yaml.YAMLError as exc:
         raise SpecError(path, None, f"YAML error: {exc}") from exc
+    _check_size(path, doc)
     return parse_spec(doc, path)
+
+
+#: bounds on a pipeline file (a user-given size, bounded like filters and request bodies)
+MAX_SPEC_BYTES = 1 << 20
+MAX_SPEC_DEPTH = 50
+MAX_SPEC_VALUES = 100_000
+
+
+def _read(path: Path) -> str:
+    size = path.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(path, None, f"the file is {size:,} bytes; a pipeline file holds at "
+                        f"most {MAX_SPEC_BYTES:,}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise SpecError(path, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                        f"{exc.start}); save the file as UTF-8") from None
+
+
+def _check_depth(path: Path, events: Any) -> None:
+    """Refuse collections nested deeper than MAX_SPEC_DEPTH (read as a flat event stream)."""
+    import yaml
+
+    depth = 0
+    for event in events:
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_SPEC_DEPTH:
+                mark = event.start_mark
+                raise SpecError(path, mark.line + 1 if mark else None,
+                                f"values nested more than {MAX_SPEC_DEPTH} deep")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def _check_size(path: Path, doc: Any) -> None:
+    """Refuse documents expanding to more than MAX_SPEC_VALUES values (YAML aliases)."""
+    stack, seen = [doc], 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > MAX_SPEC_VALUES:
+            raise SpecError(path, None, f"the document expands to more than "
+                            f"{MAX_SPEC_VALUES:,} values (YAML aliases?)")
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _unknown(path: Path, m: _Map, allowed: set[str], where: str) -> None:

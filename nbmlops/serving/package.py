@@ -105,6 +105,21 @@ POST /v2/models/{name}/infer; /docs shows the OpenAPI document.
 """
 
 
+def _check_writable(out: Path) -> None:
+    """Refuse an ``out`` that cannot become a folder we write, before writing anything."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"{out} is a file, not a folder; choose a folder to write")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValidationError(f"cannot create {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValidationError(f"cannot write {out}: {existing} is not writable")
+
+
 def package_model(ref: str, out: str | Path, *, force: bool = False) -> PackageResult:
     """Write the deployable folder for ``ref`` into ``out``; return what was written."""
     from nbmlops.registry.versions import _registry, get_model_version
@@ -114,6 +129,7 @@ def package_model(ref: str, out: str | Path, *, force: bool = False) -> PackageR
     from nbmlops.tracking.api import get_run
 
     out = Path(out)
+    _check_writable(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise ValidationError(f"{out} is not empty; choose a new folder or pass --force")
     mv = get_model_version(ref)

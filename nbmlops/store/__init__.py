@@ -28,7 +28,12 @@ def open_store(settings: Settings | None = None) -> tuple[SqlStore, ArtifactStor
     key = (settings.store_url, settings.artifact_url)
     with _lock:
         if key not in _cache:
-            _cache[key] = (_make_meta(settings), _make_artifacts(settings.artifact_url))
+            meta = _make_meta(settings)
+            try:
+                _cache[key] = (meta, _make_artifacts(settings.artifact_url))
+            except BaseException:
+                meta.close()  # a refused artifact URL leaves no database connection open
+                raise
         return _cache[key]
 
 

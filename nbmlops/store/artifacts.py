@@ -8,20 +8,47 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
-from nbmlops.errors import ArtifactIntegrityError, ArtifactNotFound, StoreUnavailableError
+from nbmlops.errors import (
+    ArtifactIntegrityError,
+    ArtifactNotFound,
+    ConfigError,
+    MissingDependencyError,
+    StoreUnavailableError,
+)
 
 _CHUNK = 1 << 20
+
+
+#: fsspec protocol -> nbmlops extra that installs its implementation
+EXTRAS = {"s3": "s3", "s3a": "s3"}
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """Return (fsspec filesystem, root path) for ``url``, or raise a one-line error."""
+    from fsspec.core import url_to_fs
+
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    try:
+        fs, root = url_to_fs(url)
+    except ImportError as exc:
+        if protocol in EXTRAS:
+            raise MissingDependencyError(f"{protocol}fs", EXTRAS[protocol]) from None
+        raise ConfigError(f"artifact URL {url!r} needs a package that is not installed: "
+                          f"{exc}") from None
+    except (ValueError, TypeError) as exc:  # "Protocol not known", bad storage options
+        raise ConfigError(f"artifact URL {url!r} cannot be used ({exc}); set "
+                          "NBMLOPS_ARTIFACT_URL to a folder or an fsspec URL such as "
+                          "s3://bucket/prefix") from None
+    return fs, str(root)
 
 
 class ArtifactStore:
     """Blobs stored once per sha256 under ``<root>/<aa>/<sha256>``."""
 
     def __init__(self, url: str) -> None:
-        from fsspec.core import url_to_fs
-
         self.url = url
         self.fs: Any
-        self.fs, self.root = url_to_fs(url)
+        self.fs, self.root = _filesystem(url)
         self.root = self.root.rstrip("/")
         self._local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple)
                                  else (self.fs.protocol,))

@@ -21,6 +21,7 @@ from nbmlops.errors import (
     RunNotFound,
     StoreError,
     StoreUnavailableError,
+    ValidationError,
 )
 from nbmlops.store import schema as s
 from nbmlops.store.base import BaseStore
@@ -112,6 +113,9 @@ class SqlBase(BaseStore):
             yield
         except sa_exc.IntegrityError as exc:
             raise ConflictError(f"the store refused a write: {exc.orig}") from exc
+        except OverflowError as exc:  # SQLite binds 64-bit integers only
+            raise ValidationError(f"a number given is too large for the store ({exc}); "
+                                  f"integers go up to {2**63 - 1}") from None
         except sa_exc.DatabaseError as exc:
             msg = str(getattr(exc, "orig", exc))
             low = msg.lower()

@@ -23,7 +23,11 @@ def test_pipeline_magic_runs_and_validates(ip: InteractiveShell, misc: Path,
 def test_pipeline_magic_errors_are_one_line(ip: InteractiveShell, misc: Path) -> None:
     with pytest.raises(UsageError, match="--only names unknown step"):
         ip.run_line_magic("pipeline", f"run {misc / 'parallel.yaml'} --only nope")
-    with pytest.raises(UsageError, match="usage: %reproduce RUN_ID"):
+    with pytest.raises(UsageError, match="required: run_id"):
         ip.run_line_magic("reproduce", "")
+    with pytest.raises(UsageError, match="argument --rtol: 'x' is not a number"):
+        ip.run_line_magic("reproduce", "abc --rtol x")
+    with pytest.raises(UsageError, match="argument --atol: 'nan' must be a finite number"):
+        ip.run_line_magic("reproduce", "abc --atol nan")
     with pytest.raises(UsageError, match="run 'abc' not found"):
         ip.run_line_magic("reproduce", "abc")
