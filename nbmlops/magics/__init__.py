@@ -1,4 +1,16 @@
-"""IPython magics: ``%%track``, ``%runs``, ``%nbmlops`` (and those later issues add).
+"""IPython magics, one module per area, each a thin layer over the core's public API.
+
+- ``track.py``: ``%%track`` (a cell becomes a run)
+- ``runs.py``: ``%runs`` (the runs table) and ``%nbmlops`` (the store via ``store_info()``)
+- ``registry.py``: ``%register``, ``%%modeltest``, ``%promote``
+- ``deploy.py``: ``%deploy`` (start, dry-run, list, stop, roll back)
+- ``pipeline.py``: ``%pipeline run|validate`` and ``%reproduce``
+- ``_ipython.py``: typed views of IPython's decorators, argument parsing
+
+A magic parses its line, calls a core function, and shows the result; the lines it
+prints come from ``nbmlops._format`` so they match the CLI's. Errors become one-line
+``UsageError``s. No magic imports ``nbmlops.store`` or a core module's private names
+(``tests/test_layers.py``).
 
 Registering must stay fast (``%load_ext nbmlops``): the Magics modules import only
 IPython and nbmlops' light modules; pandas, scikit-learn and SQLAlchemy load when a
