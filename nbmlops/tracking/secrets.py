@@ -27,8 +27,45 @@ def looks_like_secret(value: Any) -> bool:
     return isinstance(value, str) and bool(_SECRET_VALUE.search(value))
 
 
+#: ``scheme://user:password@`` anywhere in a text (the password stops at ``@``, ``/`` or space)
+_URL_CREDENTIALS = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<password>[^\s/?#]+)(?=@)"
+)
+#: values nested deeper than this are refused rather than walked (a user-given depth)
+MAX_DEPTH = 100
+
+
+def redact_urls(text: str) -> str:
+    """Return ``text`` with the password of every ``scheme://user:password@host`` as ``***``."""
+    return _URL_CREDENTIALS.sub(r"\g<head>***", text)
+
+
 def redact(name: str, value: Any) -> Any:
-    """Return ``value``, or the redaction marker when the name or the value looks secret."""
-    if is_secret_name(name) or looks_like_secret(value):
+    """Return ``value`` with secrets replaced, recursively.
+
+    The whole value is the redaction marker when ``name`` looks secret. Inside it, a
+    dict item whose key looks secret and any text that looks like a token become the
+    marker, wherever they are nested (dicts, lists, tuples, arrays); the password part of
+    any URL with credentials becomes ``***``.
+    """
+    if is_secret_name(name):
         return REDACTED
+    return _scrub(value, 0)
+
+
+def _scrub(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        from nbmlops.errors import ValidationError
+
+        raise ValidationError(f"a value nested more than {MAX_DEPTH} levels deep cannot be "
+                              "stored; log it as an artifact instead")
+    if isinstance(value, str):
+        return REDACTED if looks_like_secret(value) else redact_urls(value)
+    if hasattr(value, "tolist") and callable(value.tolist) and not isinstance(value, bytes):
+        value = value.tolist()  # NumPy arrays and scalars, pandas Series
+    if isinstance(value, dict):
+        return {k: REDACTED if is_secret_name(str(k)) else _scrub(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, depth + 1) for v in value]
     return value

@@ -47,6 +47,53 @@ def test_secret_not_stored_anywhere_in_the_database(nbmlops_home: Path) -> None:
     assert b"plain-secret-value" not in raw and AWS_KEY.encode() not in raw
 
 
+PG_URL = "postgresql+psycopg://nbmlops:pg-pass-123@db.internal:5432/nbmlops"
+
+
+def test_nested_secrets_and_url_passwords_redacted(nbmlops_home: Path) -> None:
+    """Redaction reaches inside dicts and lists, and into URLs with credentials."""
+    config = {"db": {"password": "hunter2", "host": "db.internal"},
+              "items": [AWS_KEY, "plain"], "url": PG_URL, "deep": [[{"api_token": "t0k"}]]}
+    with nbmlops.start_run(params={"config": config, "dsn": PG_URL,
+                                   "pair": (GITHUB_TOKEN, 3)}) as run:
+        nbmlops.set_tags({"where": f"exported to {PG_URL} nightly", "list": [AWS_KEY]})
+    masked = "postgresql+psycopg://nbmlops:***@db.internal:5432/nbmlops"
+    assert run.params == {
+        "config": {"db": {"password": REDACTED, "host": "db.internal"},
+                   "items": [REDACTED, "plain"], "url": masked,
+                   "deep": [[{"api_token": REDACTED}]]},
+        "dsn": masked, "pair": [REDACTED, 3]}
+    assert run.tags == {"where": f"exported to {masked} nightly",
+                        "list": f'["{REDACTED}"]'}
+    from nbmlops.store import reset
+
+    reset()
+    raw = b"".join(p.read_bytes() for p in nbmlops_home.glob("nbmlops.db*"))
+    for secret in (b"hunter2", AWS_KEY.encode(), b"t0k", b"pg-pass-123", GITHUB_TOKEN.encode()):
+        assert secret not in raw
+
+
+def test_too_deeply_nested_param_refused() -> None:
+    from nbmlops.errors import ValidationError
+
+    value: object = "leaf"
+    for _ in range(1000):
+        value = [value]
+    with nbmlops.start_run() as run:
+        with pytest.raises(ValidationError, match="nested more than 100 levels"):
+            nbmlops.log_param("deep", value)
+    assert run.params == {}
+
+
+def test_url_passwords_in_environment_variables_redacted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBMLOPS_TEST_PG_URL", PG_URL)
+    with nbmlops.start_run() as run:
+        pass
+    assert run.environment["variables"]["NBMLOPS_TEST_PG_URL"] == \
+        "postgresql+psycopg://nbmlops:***@db.internal:5432/nbmlops"
+
+
 def test_environment_variables_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NBMLOPS_API_TOKEN", "tok-123")
     monkeypatch.setenv("NBMLOPS_SETTING", "visible")
