@@ -65,8 +65,33 @@ def _path_payloads(path: Path, name: str | None) -> list[Payload]:
         return [(n, _media(n), path)]
     if path.is_dir():
         prefix = name or path.name
-        files = sorted(p for p in path.rglob("*") if p.is_file())
+        files = _folder_files(path)
         if not files:
             raise ValidationError(f"folder {str(path)!r} holds no files to log")
         return [(f"{prefix}/{p.relative_to(path).as_posix()}", _media(p.name), p) for p in files]
     raise ValidationError(f"artifact path {str(path)!r} does not exist")
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """Return the files under ``folder``, refusing symbolic links that lead out of it.
+
+    A link to a file inside the folder is logged with that file's content; a link whose
+    target is outside (or missing) raises ValidationError naming the link, so logging a
+    folder never stores content from elsewhere on the disk (``~/.ssh/id_rsa``, ...).
+    Links to folders are not descended into.
+    """
+    root = folder.resolve()
+    files = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink():
+            target = p.resolve()
+            if not (target.exists() and target.is_relative_to(root)):
+                where = "outside the folder" if target.exists() else "which does not exist"
+                raise ValidationError(
+                    f"{str(p)!r} is a symbolic link to {str(target)!r}, {where}; nbmlops does "
+                    "not follow links out of a logged folder: copy the file in, or log it "
+                    "with its own log_artifact call"
+                )
+        if p.is_file():
+            files.append(p)
+    return files

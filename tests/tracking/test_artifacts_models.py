@@ -115,6 +115,37 @@ def test_folder_with_one_bad_file_name_stores_nothing(tmp_path: Path,
     assert run.artifacts == [] and _blob_files(nbmlops_home) == []
 
 
+@pytest.mark.parametrize("target", ["outside", "dangling", "outside-folder"])
+def test_folder_with_a_link_leading_out_is_refused(tmp_path: Path, nbmlops_home: Path,
+                                                   target: str) -> None:
+    """log_artifact(folder) does not follow symbolic links that leave the folder."""
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE")
+    folder = tmp_path / "out"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "ok.txt").write_text("1")
+    link = folder / "sub" / "key"
+    pointed = {"outside": secret, "dangling": tmp_path / "gone", "outside-folder": tmp_path}
+    link.symlink_to(pointed[target])
+    with nbmlops.start_run() as run, pytest.raises(ValidationError) as info:
+        nbmlops.log_artifact(folder)
+    message = str(info.value)
+    assert str(link) in message and "symbolic link" in message and "\n" not in message
+    assert run.artifacts == [] and _blob_files(nbmlops_home) == []
+
+
+def test_folder_with_a_link_inside_it_logs_the_content(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "real.txt").write_text("data")
+    (folder / "alias.txt").symlink_to(folder / "real.txt")
+    (folder / "same-dir").symlink_to(folder)  # a folder link is not descended into
+    with nbmlops.start_run() as run:
+        nbmlops.log_artifact(folder)
+    assert sorted(a.name for a in run.artifacts) == ["out/alias.txt", "out/real.txt"]
+    assert run.load_artifact("out/alias.txt") == b"data"
+
+
 def _iris() -> tuple[pd.DataFrame, np.ndarray]:
     from sklearn.datasets import load_iris
 
