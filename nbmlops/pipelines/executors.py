@@ -34,6 +34,7 @@ class StepTask:
     env: dict[str, str]
     kernel: str | None = None
     timeout: float | None = None
+    python: str | None = None  # run an ipykernel kernel with this interpreter
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _engine_kwargs(task: StepTask, token: str, started: list[int],
     from nbmlops.pipelines.kernel import StepKernelManager
 
     config = Config({"StepKernelManager": {"extra_env": task.env, "kernel_cwd": task.cwd,
-                                           "token": token}})
+                                           "token": token, "python": task.python or ""}})
 
     def on_cell_start(cell: Any, cell_index: int) -> None:
         started.append(cell_index)

@@ -26,6 +26,14 @@ class StepKernelManager(AsyncKernelManager):
     extra_env = Dict(help="variables added to the kernel's environment").tag(config=True)
     kernel_cwd = Unicode("", help="working directory of the kernel").tag(config=True)
     token = Unicode("", help="identifies the step execution for kill_kernel").tag(config=True)
+    python = Unicode("", help="interpreter that runs an ipykernel kernel").tag(config=True)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """Return the launch command; an ipykernel one runs on ``python`` when it is set."""
+        cmd: list[str] = super().format_kernel_cmd(extra_arguments)
+        if self.python and cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            cmd = [self.python, *cmd[1:]]
+        return cmd
 
     async def _async_pre_start_kernel(self, **kw: Any) -> Any:
         env = dict(kw.pop("env", None) or os.environ)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
@@ -158,11 +159,26 @@ def summary_rows(result: PipelineRun) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def short_reason(reason: str, width: int = 70) -> str:
+    """Return ``reason`` fit for a table column: long paths shortened, the error kept whole.
+
+    A failure reads ``step 'prep' failed in /a/long/path/prep.ipynb cell 3: NameError: …``;
+    cutting it at ``width`` would keep the path and drop why it failed, so only the paths
+    (to ``…/prep.ipynb``) are shortened, and the error is never cut.
+    """
+    if len(reason) <= width:
+        return reason
+    return _FAILED_IN.sub(lambda m: m.group(1) + "…" + m.group(2), reason, count=1)
+
+
+#: the notebook path of a step failure ("failed in /x/y/prep.ipynb"), up to its last part
+_FAILED_IN = re.compile(r"(failed in )\S*([/\\][^\s/\\]+?)(?= cell \d+:|:)")
+
+
 def summary_text(result: PipelineRun) -> str:
     """Return the summary as an aligned text table."""
     head = ("step", "status", "why", "duration", "run id")
-    rows = [head, *[(a, b, c if len(c) <= 70 else c[:67] + "...", d, e)
-                    for a, b, c, d, e in summary_rows(result)]]
+    rows = [head, *[(a, b, short_reason(c), d, e) for a, b, c, d, e in summary_rows(result)]]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
              for r in rows]

@@ -19,6 +19,7 @@ SPEC_TAG = "nbmlops.pipeline.spec"
 STEP_TAG = "nbmlops.pipeline.step"
 STATUS_TAG = "nbmlops.pipeline.status"
 REASON_TAG = "nbmlops.pipeline.reason"
+KERNEL_TAG = "nbmlops.pipeline.kernel"  # the kernel a step ran on, and why when defaulted
 
 
 def start_pipeline_run(spec: PipelineSpec, params: dict[str, Any],

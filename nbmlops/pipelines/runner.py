@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ from nbmlops.pipelines.outputs import OUTPUTS_FILE_ENV, ingest_outputs_file
 from nbmlops.pipelines.refs import resolve_parameters
 from nbmlops.pipelines.results import PipelineRun, StepOutcome, step_error
 from nbmlops.pipelines.spec import PipelineSpec, StepSpec, load_spec, references
+
+#: the kernel of a step whose notebook names none: ipykernel's, on the current Python
+DEFAULT_KERNEL = "python3"
 
 if TYPE_CHECKING:
     from nbmlops.pipelines.executors import BaseExecutor
@@ -305,8 +309,15 @@ class _Runner:
                "NBMLOPS_PIPELINE_RUN_ID": self.parent.id, "NBMLOPS_PIPELINE_STEP": step.name}
         out = recording.executed_path(self.home, self.spec.name, self.parent.id, step.name)
         env[OUTPUTS_FILE_ENV] = str(outputs_file(out))  # nbmlops.output appends here
+        kernel, python = step.kernel or self.infos[step.name].kernel, None
+        if kernel is None:  # nbformat, jupytext and scripts write notebooks without one
+            kernel, python = DEFAULT_KERNEL, sys.executable
+            run.set_tags({recording.KERNEL_TAG: f"{kernel} (the notebook names no kernel, so "
+                          f"the current Python runs it: {python})"})
+        else:
+            run.set_tags({recording.KERNEL_TAG: kernel})
         return StepTask(step.name, str(step.notebook), str(out), params, str(self.spec.root),
-                        env, step.kernel, step.timeout)
+                        env, kernel, step.timeout, python)
 
     def _collect(self, pending: _Pending, result: Any) -> _Pending | None:
         """Finish a step from its attempt's result; return the pending step to retry."""
