@@ -85,7 +85,10 @@ def render_table(frame: pd.DataFrame) -> str:
     columns = [c for c in TABLE_COLUMNS if c in frame.columns] + extra
     seconds: list[Any] = [None if d is None or d != d else f"{d:.2f}s"  # reads better
                           for d in frame["duration"]]
-    shown = frame.assign(duration=seconds)
+    # a run without a param has none: blank, not the NaN the frame holds for it
+    blank = {c: frame[c].astype(object).where(frame[c].notna(), None)
+             for c in extra if c.startswith("params.")}
+    shown = frame.assign(duration=seconds, **blank)
     return render_frame(shown, columns, width=MAX_CELL)
 
 

@@ -62,6 +62,13 @@ def test_list_table(two_runs: dict[str, str]) -> None:
     assert "0.91" in rows[2] and "nan" in rows[0]
 
 
+def test_list_table_missing_param_is_blank(two_runs: dict[str, str]) -> None:
+    header, _, *rows = cli("runs", "list").stdout.splitlines()
+    start, end = header.index("params.model"), header.index("metrics.acc")
+    assert [r[start:end].strip() for r in rows] == ["", "lr", "rf"]
+    assert rows[0][end:].strip() == "nan"  # a metric logged as NaN still reads nan
+
+
 def test_list_json_filter_order(two_runs: dict[str, str]) -> None:
     proc = cli("runs", "list", "--experiment", "default", "--order-by", "metrics.acc DESC",
                "--format", "json")
