@@ -26,8 +26,9 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
                                "Rows one prediction request may hold (413 beyond)."),
     "NBMLOPS_SERVE_T0": ("(none)", "nbmlops",
                          "Set by deploy(): when the server start was asked for (timings)."),
-    "NBMLOPS_WARM_HOST": ("(none)", "nbmlops",
-                          "Address of a warm serving worker %deploy hands models to."),
+    "NBMLOPS_WARM_HOST": ("1", "user",
+                          "0: deploy() starts each server as a fresh process, not forked "
+                          "from the kernel's warm host."),
     "NBMLOPS_PARENT_RUN_ID": ("(none)", "nbmlops",
                               "Set by the pipeline runner: the run a step's runs nest under."),
     "NBMLOPS_NOTEBOOK_PATH": ("(detected)", "nbmlops",
