@@ -112,7 +112,7 @@ class Predictor:
             return error_response(exc, headers)
         proba = request.query_params.get("probabilities") in ("true", "1")
         t1 = time.perf_counter()
-        out = await self._safe_predict(model, batch, proba)
+        out = await self._safe_predict(model, batch, proba, headers)
         if isinstance(out, Response):
             return out
         t2 = time.perf_counter()
@@ -154,7 +154,7 @@ class Predictor:
         except PayloadError as exc:
             return error_response(exc, headers)
         t1 = time.perf_counter()
-        out = await self._safe_predict(model, batch, "predict_proba" in names)
+        out = await self._safe_predict(model, batch, "predict_proba" in names, headers)
         if isinstance(out, Response):
             return out
         t2 = time.perf_counter()
@@ -182,11 +182,16 @@ class Predictor:
         check_rows(_n_rows(cols), self.max_rows)
         return body, validate(cols, model.schema), _v2_outputs(model, wanted)
 
-    async def _safe_predict(self, model: LoadedModel, batch: Batch,
-                            proba: bool) -> Outputs | Response:
+    async def _safe_predict(self, model: LoadedModel, batch: Batch, proba: bool,
+                            headers: dict[str, str]) -> Outputs | Response:
         try:
             return await self._predict(model, batch, proba)
         except Exception as exc:  # the model raised: report it, keep the server up
+            if batch.missing and isinstance(exc, ValueError):  # "when unsure, the model decides"
+                msg = (f"the model refused the missing value(s) in this request: {exc}; send "
+                       "values for every column")
+                return json_response({"error": msg, "error_code": "BAD_REQUEST",
+                                      "message": msg}, 400, headers)
             log.exception("prediction failed on %s/%s", model.name, model.version)
             msg = f"the model failed to predict: {type(exc).__name__}: {exc}"
             return json_response({"error": msg, "error_code": "INTERNAL_ERROR",

@@ -47,14 +47,27 @@ def _is_classifier(model: Any) -> bool:
     return hasattr(model, "classes_") and hasattr(model, "predict_proba")
 
 
+#: attributes of composite estimators (Pipeline, ColumnTransformer, FeatureUnion, meta-
+#: estimators) whose ``allow_nan`` tag does not say what the whole does with a NaN
+_COMPOSITE = ("steps", "transformers", "transformer_list", "estimator", "estimators")
+
+
 def model_allows_nan(model: Any) -> bool:
-    """Return whether a scikit-learn model accepts missing values (its ``allow_nan`` tag)."""
+    """Return whether serving lets missing values through to the model.
+
+    False only when the model is known to refuse them: a plain scikit-learn estimator
+    whose ``allow_nan`` tag is False. A composite (a Pipeline with a SimpleImputer, a
+    ColumnTransformer…) or a non-scikit-learn model cannot be judged from its tags, so
+    the model decides, and a refusal becomes a 400 (``predict.py``).
+    """
     try:
         from sklearn.utils import get_tags
 
-        return bool(get_tags(model).input_tags.allow_nan)
-    except Exception:  # not an estimator, or an old scikit-learn: be strict
-        return False
+        if bool(get_tags(model).input_tags.allow_nan):
+            return True
+    except Exception:  # not a scikit-learn estimator: its own code decides
+        return True
+    return any(hasattr(model, a) for a in _COMPOSITE)
 
 
 class SklearnRuntime(BaseRuntime):

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,8 @@ def loaded_version(mv: Any, model: Any, runtime: str) -> LoadedModel:
     if runtime not in RUNTIMES:
         raise ValidationError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
     schema = convert.schema_of(mv.meta, model)
+    if not schema.allow_nan and _trained_with_missing(mv.run_id, schema):
+        schema = replace(schema, allow_nan=True)
     sk = SklearnRuntime(model, schema)
     rt: BaseRuntime = sk
     why, pending = "scikit-learn (requested)", False
@@ -130,6 +132,20 @@ def loaded_version(mv: Any, model: Any, runtime: str) -> LoadedModel:
             log.warning("the input example does not fit the signature: %s", exc)
     return LoadedModel(mv.name, mv.version, mv.flavor, schema, rt, why, model,
                        mv.meta.get("signature"), pending)
+
+
+def _trained_with_missing(run_id: str, schema: InputSchema) -> bool:
+    """Return whether a dataset the run read has missing values in a signature column."""
+    from nbmlops.serving.reference import dataset_stats
+
+    try:
+        stats = dataset_stats(run_id)
+    except NbmlopsError as exc:
+        log.warning("no dataset statistics for run %s: %s", run_id, exc)
+        return False
+    cols = set(schema.columns or ())
+    return any(entry.get("missing") for st in stats
+               for c, entry in (st.get("columns") or {}).items() if c in cols)
 
 
 def is_bundle(path: str | Path) -> bool:

@@ -97,6 +97,7 @@ class Batch:
     raw: dict[str, list[Any]]
     arrays: dict[str, np.ndarray]
     n_rows: int
+    missing: bool = False  # some value is null/NaN (only possible when the schema allows it)
 
 
 # --------------------------------------------------------------------------- MLflow
@@ -316,7 +317,16 @@ def validate(columns: dict[str, list[Any]], schema: InputSchema) -> Batch:
     dtypes = dict(zip(schema.columns or (), schema.dtypes, strict=False))
     arrays = {c: _convert(c, columns[c], kinds.get(c, "n"), dtypes.get(c, ""), schema)
               for c in names}
-    return Batch(columns, arrays, n_rows)
+    missing = schema.allow_nan and any(_has_missing(a) for a in arrays.values())
+    return Batch(columns, arrays, n_rows, missing)
+
+
+def _has_missing(arr: np.ndarray) -> bool:
+    if arr.dtype.kind == "f":
+        return bool(np.isnan(arr).any())
+    if arr.dtype == object:
+        return any(v is None or v != v for v in arr)
+    return False
 
 
 def _convert(name: str, values: list[Any], kind: str, dtype: str,
@@ -331,6 +341,8 @@ def _convert(name: str, values: list[Any], kind: str, dtype: str,
         raise schema.error(f"column {name!r} has a missing value (null) at row {row}; this model "
                            "cannot take missing values")
     if kind in ("s", "o", "b") and (kind != "b" or has_none):
+        if has_none:  # NaN is what pandas and scikit-learn's imputers take as missing
+            values = [np.nan if v is None else v for v in values]
         return np.asarray(values, dtype=object)
     if kind == "b":
         return np.asarray(values, dtype=bool)
