@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,6 +52,18 @@ def use_settings(settings: Settings) -> Iterator[Settings]:
 def store_missing(settings: Settings) -> bool:
     """Return whether ``settings`` name the default SQLite store and its file does not exist yet."""
     return settings.is_default_sqlite and not (settings.home / "nbmlops.db").exists()
+
+
+#: ``scheme://user:password@`` anywhere in a text (the password runs to the last ``@``
+#: before a ``/``, ``?``, ``#`` or space)
+_URL_CREDENTIALS = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<password>[^\s/?#]+)(?=@)"
+)
+
+
+def redact_urls(text: str) -> str:
+    """Return ``text`` with the password of every ``scheme://user:password@host`` as ``***``."""
+    return _URL_CREDENTIALS.sub(r"\g<head>***", text)
 
 
 def sqlite_url(path: Path) -> str:

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
+from nbmlops.config import redact_urls
 from nbmlops.errors import (
     ArtifactIntegrityError,
     ArtifactNotFound,
@@ -33,10 +34,10 @@ def _filesystem(url: str) -> tuple[Any, str]:
     except ImportError as exc:
         if protocol in EXTRAS:
             raise MissingDependencyError(f"{protocol}fs", EXTRAS[protocol]) from None
-        raise ConfigError(f"artifact URL {url!r} needs a package that is not installed: "
-                          f"{exc}") from None
+        raise ConfigError(f"artifact URL {redact_urls(url)!r} needs a package that is not "
+                          f"installed: {exc}") from None
     except (ValueError, TypeError) as exc:  # "Protocol not known", bad storage options
-        raise ConfigError(f"artifact URL {url!r} cannot be used ({exc}); set "
+        raise ConfigError(f"artifact URL {redact_urls(url)!r} cannot be used ({exc}); set "
                           "NBMLOPS_ARTIFACT_URL to a folder or an fsspec URL such as "
                           "s3://bucket/prefix") from None
     return fs, str(root)
@@ -109,7 +110,8 @@ class ArtifactStore:
                 self.fs.mv(tmp, final)
         except PermissionError as exc:
             raise StoreUnavailableError(
-                self.url, f"cannot write artifacts ({exc.strerror})", "check folder permissions"
+                redact_urls(self.url), f"cannot write artifacts ({exc.strerror})",
+                "check folder permissions",
             ) from exc
         finally:
             if self.fs.exists(tmp):
@@ -121,11 +123,11 @@ class ArtifactStore:
                 write(out)
         except PermissionError as exc:
             raise StoreUnavailableError(
-                self.url, f"the object store refused the upload ({exc})",
+                redact_urls(self.url), f"the object store refused the upload ({exc})",
                 "check the bucket's credentials and permissions") from exc
         except FileNotFoundError as exc:
             raise StoreUnavailableError(
-                self.url, f"the bucket or path does not exist ({exc})",
+                redact_urls(self.url), f"the bucket or path does not exist ({exc})",
                 "create the bucket, or fix NBMLOPS_ARTIFACT_URL") from exc
 
     def get_bytes(self, sha256: str) -> bytes:

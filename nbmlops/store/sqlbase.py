@@ -16,6 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy import exc as sa_exc
 
+from nbmlops.config import redact_urls
 from nbmlops.errors import (
     ConflictError,
     RunNotFound,
@@ -39,6 +40,7 @@ class SqlBase(BaseStore):
 
     def __init__(self, url: str, *, heartbeat_timeout: float = 30.0) -> None:
         self.url = url
+        self.shown_url = redact_urls(url)  # for messages: never a password
         self.heartbeat_timeout = heartbeat_timeout
         self.is_sqlite = url.startswith("sqlite")
         self.read_only = False  # set when a SQLite file this user cannot write is opened
@@ -100,8 +102,9 @@ class SqlBase(BaseStore):
         if db.exists() and db.stat().st_size == 0:
             # SQLite would take an empty file for a new database and silently start over,
             # orphaning every blob the lost database pointed to.
-            raise StoreUnavailableError(self.url, "the database file is corrupted (it is empty, "
-                                        "0 bytes)", "restore it from a backup or move it away")
+            raise StoreUnavailableError(self.shown_url, "the database file is corrupted (it is "
+                                        "empty, 0 bytes)", "restore it from a backup or move it "
+                                        "away")
         if db.exists() and not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
             self.read_only = True
             return _read_only_url(db)
@@ -120,16 +123,19 @@ class SqlBase(BaseStore):
             msg = str(getattr(exc, "orig", exc))
             low = msg.lower()
             if "readonly" in low or "read-only" in low:
-                raise StoreUnavailableError(self.url, "it is read-only",
+                raise StoreUnavailableError(self.shown_url, "it is read-only",
                                             "make the folder writable or point NBMLOPS_HOME "
                                             "elsewhere") from exc
             if "not a database" in low or "malformed" in low or "corrupt" in low:
-                raise StoreUnavailableError(self.url, "the database file is corrupted",
+                raise StoreUnavailableError(self.shown_url, "the database file is corrupted",
                                             "restore it from a backup or move it away") from exc
             if "unable to open" in low:
-                raise StoreUnavailableError(self.url, "the database file cannot be opened",
+                raise StoreUnavailableError(self.shown_url, "the database file cannot be opened",
                                             "check that the folder exists and is writable") from exc
-            raise StoreError(f"database error on {self.url}: {msg}") from exc
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003":
+                raise ValidationError(f"a number given is out of range for the store "
+                                      f"({msg.strip()})") from None  # PostgreSQL
+            raise StoreError(f"database error on {self.shown_url}: {msg}") from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

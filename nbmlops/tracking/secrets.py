@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from nbmlops.config import redact_urls
+
 REDACTED = "***REDACTED***"
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 _SECRET_VALUE = re.compile(
@@ -27,17 +29,8 @@ def looks_like_secret(value: Any) -> bool:
     return isinstance(value, str) and bool(_SECRET_VALUE.search(value))
 
 
-#: ``scheme://user:password@`` anywhere in a text (the password stops at ``@``, ``/`` or space)
-_URL_CREDENTIALS = re.compile(
-    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<password>[^\s/?#]+)(?=@)"
-)
 #: values nested deeper than this are refused rather than walked (a user-given depth)
 MAX_DEPTH = 100
-
-
-def redact_urls(text: str) -> str:
-    """Return ``text`` with the password of every ``scheme://user:password@host`` as ``***``."""
-    return _URL_CREDENTIALS.sub(r"\g<head>***", text)
 
 
 def redact(name: str, value: Any) -> Any:

@@ -84,6 +84,9 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
     ("unknown option", ["runs", "list", "--bogus"], {}, 2,
      "No such option '--bogus'. (see 'nbmlops runs list --help')"),
     ("unknown command", ["nope"], {}, 2, "No such command 'nope'"),
+    ("unreachable store, password hidden", ["runs", "list"],
+     {"NBMLOPS_STORE_URL": "postgresql+psycopg://u:hunter2-pw@127.0.0.1:1/db"}, 1,
+     "u:***@127.0.0.1:1/db"),
 ]
 
 
@@ -123,6 +126,7 @@ def test_cli_error_is_one_line(argv: list[str], env: dict[str, str], code: int, 
     assert info.value.code == code, err
     assert err.startswith("Error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err and expected in err, err
+    assert "hunter2" not in err
     assert len(err) < 400
     assert out == ""
     reset()

@@ -327,6 +327,15 @@ class StoreContract:
             store.search_runs(order_by=["start_time"] * (f.MAX_ORDER_BY + 1))
         assert len(store.search_runs()) == 4
 
+    def test_integers_past_64_bits_refused(self, store: SqlStore,
+                                           populated: dict[str, str]) -> None:
+        from nbmlops.errors import ValidationError
+
+        with pytest.raises(ValidationError, match="too large|out of range") as info:
+            store.search_runs(max_results=10**20)
+        assert "\n" not in str(info.value)
+        assert len(store.search_runs()) == 4
+
     def test_order_by_errors(self, store: SqlStore, populated: dict[str, str]) -> None:
         with pytest.raises(FilterError, match="unknown metric 'f1'"):
             store.search_runs(order_by=["metrics.f1 DESC"])
