@@ -15,7 +15,7 @@ import pytest
 
 import nbmlops
 from nbmlops.errors import StoreUnavailableError
-from nbmlops.store import reset
+from nbmlops.store import open_store, reset
 from tests.conftest import require
 
 
@@ -66,8 +66,15 @@ def readonly_home() -> Iterator[Path]:
     home = base / ".nbmlops"
     with nbmlops.start_run("existing", params={"a": 1}) as run:
         nbmlops.log_metric("m", 1.0)
+        nbmlops.log_artifact(b"hello", "notes.txt")
+    # a run left RUNNING by a process that is gone: reading must not try to reap it
+    meta, _ = open_store()
+    crashed = meta.create_run("default", "crashed")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    meta.update_run(crashed.id, pid=gone.pid)
+    reset()  # closes the store, so the copy holds no -wal/-shm files
     shutil.copytree(Path(os.environ["NBMLOPS_HOME"]), home)
-    reset()
     (base / "run_id").write_text(run.id)
     for p in [*home.rglob("*"), home]:
         os.chmod(p, 0o555 if p.is_dir() else 0o444)
@@ -113,4 +120,30 @@ def test_readonly_store_still_lists_runs(readonly_home: Path) -> None:
     proc = _as_reader(readonly_home, sys.executable, "-m", "nbmlops", "runs", "list")
     assert proc.returncode == 0, proc.stderr
     assert run_id in proc.stdout and "existing" in proc.stdout
+    assert "crashed" in proc.stdout and "RUNNING" in proc.stdout  # shown as stored
+    shown = _as_reader(readonly_home, sys.executable, "-m", "nbmlops", "runs", "show", run_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "notes.txt" in shown.stdout
+    read = _as_reader(readonly_home, sys.executable, "-c",
+                      f"import nbmlops; print(nbmlops.get_run({run_id!r})"
+                      ".load_artifact('notes.txt'))")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "b'hello'"
     assert _snapshot(readonly_home) == before
+    assert sorted(p.name for p in readonly_home.iterdir()) == ["artifacts", "nbmlops.db"]
+
+
+def test_empty_database_file_refused(nbmlops_home: Path) -> None:
+    """A 0-byte nbmlops.db (truncated) is refused, not silently re-initialised."""
+    nbmlops_home.mkdir(parents=True)
+    (nbmlops_home / "nbmlops.db").touch()
+    (nbmlops_home / "artifacts").mkdir()
+    before = _snapshot(nbmlops_home)
+    with pytest.raises(StoreUnavailableError, match="corrupted.*empty.*backup"):
+        nbmlops.runs()
+    proc = subprocess.run([sys.executable, "-m", "nbmlops", "runs", "list"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "0 bytes" in proc.stderr
+    assert _snapshot(nbmlops_home) == before
+    assert (nbmlops_home / "nbmlops.db").stat().st_size == 0
