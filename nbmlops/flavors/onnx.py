@@ -37,11 +37,97 @@ def _io_spec(values: Any) -> list[dict[str, Any]]:
     return out
 
 
+#: metadata_props key holding the DataFrame columns a single-tensor input was built from
+COLUMNS_KEY = "nbmlops.columns"
+
+
+def to_onnx(model: Any, X: Any, *, dtype: str = "float32") -> Any:
+    """Return an ``onnx.ModelProto`` of a fitted scikit-learn model, its inputs mapped from ``X``.
+
+    Parameters
+    ----------
+    model
+        A fitted scikit-learn estimator or Pipeline.
+    X
+        Training data, or a few rows of it. A DataFrame whose columns are all numeric (and
+        a model that does not pick columns by name) becomes one ``[None, n]`` tensor named
+        ``input``, with the column order recorded so any DataFrame holding those columns can
+        be fed; other DataFrames become one ``[None, 1]`` input per column, named after it
+        (what a ColumnTransformer selecting columns by name needs); an array, one tensor.
+    dtype
+        ``"float32"`` (default) or ``"float64"`` for the float tensors.
+
+    Raises
+    ------
+    ValidationError
+        ``dtype`` is neither, or skl2onnx cannot convert the model (its message kept).
+    """
+    import json
+
+    try:
+        from skl2onnx import to_onnx as convert
+    except ImportError as exc:
+        raise MissingDependencyError("skl2onnx", "onnx") from exc
+    from sklearn.base import BaseEstimator, is_classifier
+
+    if not isinstance(model, BaseEstimator):
+        raise ValidationError(f"to_onnx converts fitted scikit-learn models, got a "
+                              f"{type(model).__module__}.{type(model).__name__}")
+    types, columns = _initial_types(model, X, dtype)
+    options = {id(model): {"zipmap": False}} if is_classifier(model) else None
+    try:
+        proto = convert(model, initial_types=types, options=options,
+                        target_opset={"": 17, "ai.onnx.ml": 3})
+    except Exception as exc:  # skl2onnx raises many types for what it cannot convert
+        raise ValidationError(f"skl2onnx cannot convert this {type(model).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+    if columns is not None:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = COLUMNS_KEY, json.dumps(columns)
+    return proto
+
+
+def _initial_types(model: Any, X: Any, dtype: str) -> tuple[list[Any], list[str] | None]:
+    """Return skl2onnx's initial_types for ``X``, and the columns of a single tensor input."""
+    import numpy as np
+    from skl2onnx.common import data_types as dt
+
+    tensors = {"float32": dt.FloatTensorType, "float64": dt.DoubleTensorType}
+    if dtype not in tensors:
+        raise ValidationError(f"dtype {dtype!r} is not supported; use 'float32' or 'float64'")
+    tensor = tensors[dtype]
+    if not hasattr(X, "columns"):
+        arr = np.asarray(X)
+        return [("input", tensor([None, arr.shape[1] if arr.ndim == 2 else 1]))], None
+    columns = [str(c) for c in X.columns]
+    numeric = all(kind in "biuf" for kind in (X[c].dtype.kind for c in X.columns))
+    if numeric and not _selects_columns_by_name(model):
+        return [("input", tensor([None, len(columns)]))], columns
+    types = []
+    for name in X.columns:
+        kind = X[name].dtype.kind
+        if kind == "f":
+            types.append((str(name), tensor([None, 1])))
+        elif kind in "iu":
+            types.append((str(name), dt.Int64TensorType([None, 1])))
+        else:  # strings, categories, booleans, objects
+            types.append((str(name), dt.StringTensorType([None, 1])))
+    return types, None
+
+
+def _selects_columns_by_name(model: Any) -> bool:
+    from sklearn.compose import ColumnTransformer
+
+    parts = [model, *model.get_params(deep=True).values()] if hasattr(model, "get_params") \
+        else [model]
+    return any(isinstance(p, ColumnTransformer) for p in parts)
+
+
 class OnnxModel:
     """A loaded ONNX model: ``predict(X)`` runs the graph with onnxruntime."""
 
     def __init__(self, data: bytes, inputs: list[dict[str, Any]],
-                 outputs: list[dict[str, Any]]) -> None:
+                 outputs: list[dict[str, Any]], columns: list[str] | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -49,6 +135,7 @@ class OnnxModel:
         self.data = data
         self.inputs = inputs
         self.outputs = outputs
+        self.columns = columns  # a single tensor input's DataFrame columns, in order
         self.session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
 
     def _feed(self, X: Any) -> dict[str, Any]:
@@ -56,6 +143,12 @@ class OnnxModel:
 
         if len(self.inputs) == 1:
             spec = self.inputs[0]
+            if self.columns and hasattr(X, "columns"):
+                missing = [c for c in self.columns if c not in X.columns]
+                if missing:
+                    raise ValidationError(f"input is missing columns {missing} the ONNX model "
+                                          f"needs (it takes {', '.join(self.columns)})")
+                X = X[self.columns]
             arr = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X)
             if arr.ndim == 1:
                 arr = arr.reshape(1, -1)
@@ -67,8 +160,7 @@ class OnnxModel:
         missing = [i["name"] for i in self.inputs if i["name"] not in X.columns]
         if missing:
             raise ValidationError(f"input is missing columns {missing} the ONNX model needs")
-        return {i["name"]: X[i["name"]].to_numpy().astype(i["dtype"]).reshape(-1, 1)
-                for i in self.inputs}
+        return {i["name"]: _column(X[i["name"]], i["dtype"]) for i in self.inputs}
 
     def run(self, X: Any) -> dict[str, Any]:
         """Return every output of the graph for ``X`` as {output name: value}."""
@@ -86,6 +178,24 @@ class OnnxModel:
     def __repr__(self) -> str:
         ins = ", ".join(f"{i['name']}:{i['dtype']}{i['shape']}" for i in self.inputs)
         return f"<OnnxModel inputs=[{ins}] outputs={[o['name'] for o in self.outputs]}>"
+
+
+def _column(values: Any, dtype: str) -> Any:
+    """Return one DataFrame column as the ``[n, 1]`` array an ONNX input of ``dtype`` takes."""
+    import numpy as np
+
+    if dtype == "str":  # onnxruntime takes strings as an object array
+        return np.asarray(values.astype(str).to_numpy(), dtype=object).reshape(-1, 1)
+    return values.to_numpy().astype(dtype).reshape(-1, 1)
+
+
+def _columns(proto: Any) -> list[str] | None:
+    import json
+
+    for entry in proto.metadata_props:
+        if entry.key == COLUMNS_KEY:
+            return list(json.loads(entry.value))
+    return None
 
 
 class OnnxFlavor(BaseFlavor):
@@ -122,32 +232,39 @@ class OnnxFlavor(BaseFlavor):
         """Return the ONNX bytes (checked) and the graph's inputs, outputs and opsets."""
         data = self._bytes(model)
         proto = self._parse(data)
+        columns = _columns(proto)
         return data, {
+            **({"columns": columns} if columns else {}),
             "flavor": self.name,
             "class": "onnx.ModelProto",
             "inputs": _io_spec(proto.graph.input),
             "outputs": _io_spec(proto.graph.output),
             "opsets": {o.domain or "ai.onnx": o.version for o in proto.opset_import},
             "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
-            "flavor_signature": self._signature_of(_io_spec(proto.graph.input)),
+            "flavor_signature": self._signature_of(_io_spec(proto.graph.input), columns),
         }
 
     def load(self, data: bytes, meta: dict[str, Any], **options: Any) -> OnnxModel:
         """Return an OnnxModel running ``data`` with onnxruntime."""
         proto = self._parse(data)
         return OnnxModel(data, meta.get("inputs") or _io_spec(proto.graph.input),
-                         meta.get("outputs") or _io_spec(proto.graph.output))
+                         meta.get("outputs") or _io_spec(proto.graph.output),
+                         meta.get("columns") or _columns(proto))
 
     def signature(self, model: Any) -> dict[str, Any] | None:
         """Return the signature declared by the graph's inputs."""
         proto = self._parse(self._bytes(model))
-        return self._signature_of(_io_spec(proto.graph.input))
+        return self._signature_of(_io_spec(proto.graph.input), _columns(proto))
 
     @staticmethod
-    def _signature_of(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    def _signature_of(inputs: list[dict[str, Any]],
+                      columns: list[str] | None = None) -> dict[str, Any]:
         if len(inputs) == 1 and len(inputs[0]["shape"]) == 2 and \
                 isinstance(inputs[0]["shape"][1], int):
             n = inputs[0]["shape"][1]
+            if columns and len(columns) == n:
+                return {"kind": "dataframe", "columns": columns,
+                        "dtypes": [inputs[0]["dtype"]] * n}
             return {"kind": "ndarray", "columns": [f"f{i}" for i in range(n)],
                     "dtypes": [inputs[0]["dtype"]] * n}
         return {"kind": "dataframe", "columns": [i["name"] for i in inputs],
