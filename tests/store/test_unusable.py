@@ -147,3 +147,28 @@ def test_empty_database_file_refused(nbmlops_home: Path) -> None:
     assert proc.stderr.count("\n") == 1 and "0 bytes" in proc.stderr
     assert _snapshot(nbmlops_home) == before
     assert (nbmlops_home / "nbmlops.db").stat().st_size == 0
+
+
+def test_readonly_store_copied_with_its_wal_files(nbmlops_home: Path) -> None:
+    """A read-only copy taken while a writer had the store open (-wal/-shm present) reads too."""
+    if os.geteuid() == 0:
+        require(shutil.which("setpriv") is not None,
+                "needs setpriv to drop root's capabilities so permission bits apply")
+    with nbmlops.start_run("live") as run:
+        nbmlops.log_metric("m", 1.0)
+    base = Path(tempfile.mkdtemp(prefix="nbmlops-ro-wal-"))
+    home = base / ".nbmlops"
+    try:
+        shutil.copytree(nbmlops_home, home)  # the writer's connection is still open
+        assert (home / "nbmlops.db-wal").exists() and (home / "nbmlops.db-shm").exists()
+        for p in [*home.rglob("*"), home]:
+            os.chmod(p, 0o555 if p.is_dir() else 0o444)
+        before = _snapshot(home)
+        proc = _as_reader(home, sys.executable, "-m", "nbmlops", "runs", "list")
+        assert proc.returncode == 0, proc.stderr
+        assert run.id in proc.stdout and "live" in proc.stdout
+        assert _snapshot(home) == before
+    finally:
+        for p in [home, *home.rglob("*")]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        shutil.rmtree(base)
