@@ -49,9 +49,10 @@ def threshold(value: Any) -> str:
 def when(value: float | datetime | None, empty: str = "-", *, zone: bool = False) -> str:
     """Return a UTC time (epoch seconds or a datetime) as ``YYYY-MM-DD HH:MM:SS``.
 
-    ``empty`` is returned when the time is unknown; ``zone=True`` appends `` UTC``.
+    ``empty`` is returned when the time is unknown (None or NaN); ``zone=True`` appends
+    `` UTC``.
     """
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return empty
     if not isinstance(value, datetime):
         value = datetime.fromtimestamp(value, tz=timezone.utc)

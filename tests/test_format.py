@@ -113,3 +113,7 @@ def test_pipeline_valid_lists_the_order_and_each_step(tmp_path: Path) -> None:
         "  a: a.ipynb, 1 code cells",
         "  b: b.ipynb (needs a), 1 code cells",
     ]
+
+
+def test_when_treats_nan_as_unknown() -> None:
+    assert when(float("nan"), "never", zone=True) == "never"

@@ -12,14 +12,7 @@ from typing import Any
 
 import click
 
-
-def when(at: float | None) -> str:
-    """Return an epoch time as UTC text ('-' for never)."""
-    from datetime import datetime, timezone
-
-    if at is None or at != at:
-        return "never"
-    return f"{datetime.fromtimestamp(at, timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+from nbmlops._format import when
 
 
 class DefaultGroup(click.Group):
@@ -126,7 +119,7 @@ def rules_list(ref: str | None, fmt: str) -> None:
         last = "-" if value is None or value != value else f"{value:g}"
         pipe = f" on-alert={r['on_alert']}" if r["on_alert"] else ""
         click.echo(f"{r['id']}  {r['ref']}  {r['metric']} {r['op']} {r['threshold']:g}  "
-                   f"{state}  last={last} ({when(r['last_checked_at'])})  "
+                   f"{state}  last={last} ({when(r['last_checked_at'], 'never', zone=True)})  "
                    f"window={r['window_s']:g}s{pipe}")
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nbmlops._format import render_frame
+from nbmlops._format import number, render_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -163,11 +163,9 @@ def _section(title: str, items: dict[str, Any] | list[str]) -> list[str]:
 
 
 def _cell_full(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
-    return str(value)
+    return number(value, "—")
 
 
 def render_details(d: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from nbmlops._format import number
+
 if TYPE_CHECKING:
     from nbmlops.tracking.diff import RunDiff
 
@@ -29,11 +31,7 @@ MAX_DIFF_LINES = 400
 
 def fmt(value: Any) -> str:
     """Return a short text form of a param or metric value (None as an em dash)."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    return number(value, "—")
 
 
 def table(header: list[str], rows: Sequence[tuple[list[str], str | None]]) -> str:
