@@ -96,15 +96,15 @@ def test_failing_retraining_pipeline_is_recorded_and_nothing_promoted(
         ref: str, tmp_path: Path) -> None:
     spec = tmp_path / "retrain.yaml"
     nb = tmp_path / "step.ipynb"
-    _write_pipeline(spec, nb, "print(model)")
+    _write_pipeline(spec, nb, "raise RuntimeError('retraining broke')")
     nbmlops.add_alert_rule(ref, "drift_share", ">", 0.3, min_rows=100, on_alert=str(spec))
-    spec.unlink()  # the pipeline breaks after the rule was added
     _traffic(shift=1.5)
     [event] = nbmlops.check_alerts()
     [run] = event["pipeline_runs"]
-    assert run["status"] == "error" and "retrain.yaml" in run["error"]
+    assert run["status"] == "failed" and run["error"] == "step step failed"
+    assert nbmlops.get_run(run["run_id"]).status.value == "FAILED"
     row = nbmlops.alerts().iloc[0]
-    assert row["pipeline_run"] is None and "error" in row["status"]
+    assert row["pipeline_run"] == run["run_id"] and "failed" in row["status"]
     assert nbmlops.get_model_version("m@production").version == 1
     assert list(nbmlops.list_versions("m")["version"]) == [1]
 
