@@ -12,6 +12,7 @@ from nbmlops.errors import ValidationError
 from nbmlops.tracking.secrets import redact
 
 MAX_PARAM_CHARS = 6000
+MAX_TAG_CHARS = 8000
 
 
 class ReprParamWarning(UserWarning):
@@ -98,7 +99,13 @@ def to_metric(key: str, value: Any) -> float:
 def to_tag(key: str, value: Any) -> str:
     """Return a tag value as text, redacted when it looks secret."""
     value = redact(key, value)
-    return value if isinstance(value, str) else json.dumps(plain(value), default=repr)
+    text = value if isinstance(value, str) else json.dumps(plain(value), default=repr)
+    if len(text) > MAX_TAG_CHARS:
+        raise ValidationError(
+            f"tag {key!r} is {len(text)} characters long; tags hold up to {MAX_TAG_CHARS}: "
+            "log large values with log_artifact instead"
+        )
+    return text
 
 
 def _short(value: Any) -> str:

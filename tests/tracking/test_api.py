@@ -144,6 +144,18 @@ def test_name_of_250_characters_is_fine() -> None:
     assert run.name == "n" * 250 and run.metrics == {"m" * 250: 1.0}
 
 
+def test_oversized_param_and_tag_refused() -> None:
+    """Params and tags are bounded (6,000 and 8,000 characters); nothing is stored past it."""
+    with nbmlops.start_run() as run:
+        nbmlops.log_param("fits", "x" * 6000)
+        nbmlops.set_tag("fits", "y" * 8000)
+        with pytest.raises(ValidationError, match="params hold up to 6000"):
+            nbmlops.log_param("big", "x" * 6001)
+        with pytest.raises(ValidationError, match="tags hold up to 8000"):
+            nbmlops.set_tags({"ok": "1", "big": "y" * 50_000_000})
+    assert set(run.params) == {"fits"} and set(run.tags) == {"fits"}
+
+
 def test_non_json_param_stored_as_repr_with_warning() -> None:
     class Opaque:
         def __repr__(self) -> str:
