@@ -166,3 +166,31 @@ def test_runs_magic_with_bad_artifact_url(ip: Any, populated: Path,
     monkeypatch.setenv("NBMLOPS_ARTIFACT_URL", "nosuchproto://x")
     with pytest.raises(UsageError, match="artifact URL 'nosuchproto://x' cannot be used"):
         ip.run_line_magic("runs", "")
+
+
+def test_package_out_in_an_unwritable_folder(populated: Path) -> None:
+    """--out inside a folder the user cannot write: one line, before anything is looked up."""
+    import os
+    import shutil
+    import tempfile
+
+    from tests.conftest import require
+
+    drop: list[str] = []
+    if os.geteuid() == 0:  # root ignores permission bits unless its capabilities are dropped
+        require(shutil.which("setpriv") is not None, "needs setpriv to drop capabilities")
+        drop = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all"]
+    base = Path(tempfile.mkdtemp(prefix="nbmlops-out-"))
+    locked = base / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        proc = subprocess.run([*drop, sys.executable, "-m", "nbmlops", "package", "m/1",
+                               "--out", str(locked / "pkg")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr == f"Error: cannot write {locked / 'pkg'}: {locked} is not writable\n"
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(base)
