@@ -70,7 +70,17 @@ def strip_comment(line: str) -> str:
 
 
 def parse_argstring(magic_func: Callable[..., Any], line: str) -> argparse.Namespace:
-    """Return the parsed arguments of ``line`` (its trailing comment removed)."""
+    """Return the parsed arguments of ``line`` (its trailing comment removed).
+
+    A line that cannot be split into words (an unclosed quote) is a UsageError, like
+    any other bad argument, instead of shlex's bare ValueError.
+    """
+    from IPython.core.error import UsageError
+
     parse = cast(Callable[[Callable[..., Any], str], argparse.Namespace],
                  _magic_arguments.parse_argstring)
-    return parse(magic_func, strip_comment(line))
+    try:
+        return parse(magic_func, strip_comment(line))
+    except ValueError as exc:  # shlex: "No closing quotation", "No escaped character"
+        name = getattr(magic_func, "__name__", "magic")
+        raise UsageError(f"%{name}: cannot split the arguments: {exc}") from None

@@ -194,3 +194,12 @@ def test_package_out_in_an_unwritable_folder(populated: Path) -> None:
     finally:
         locked.chmod(0o755)
         shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("magic", ["register", "deploy", "pipeline"])
+def test_magic_line_with_an_unclosed_quote_is_a_usage_error(ip: Any, magic: str) -> None:
+    """Magics built on magic_arguments report an unsplittable line as one UsageError."""
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="cannot split the arguments: No closing quotation"):
+        ip.run_line_magic(magic, 'churn --run "last')
