@@ -69,7 +69,8 @@ class FilterError(ValidationError):
     def __init__(self, expression: str, problem: str, position: int | None = None) -> None:
         self.expression, self.problem, self.position = expression, problem, position
         where = f" at position {position}" if position is not None else ""
-        super().__init__(f"bad filter {expression!r}{where}: {problem}")
+        shown = expression if len(expression) <= 200 else expression[:200] + "…"
+        super().__init__(f"bad filter {shown!r}{where}: {problem}")
 
 
 class PayloadError(ValidationError):

@@ -223,7 +223,7 @@ def _split_column(expr: str, text: str, pos: int) -> tuple[str, str]:
         return "attributes", ATTRIBUTES[head_l]
     raise FilterError(
         expr,
-        f"unknown column {text!r}; use metrics.<key>, params.<key>, tags.<key> or one of "
+        f"unknown column {_shown(text)!r}; use metrics.<key>, params.<key>, tags.<key> or one of "
         + ", ".join(sorted(k for k in ATTRIBUTES if k != "id")),
         pos,
     )
@@ -357,6 +357,9 @@ def compile_order_by(items: list[str], known_keys: Callable[[str], KeySet]) -> l
                           f"at most {MAX_ORDER_BY}")
     clauses = []
     for item in items:
+        if len(item) > MAX_FILTER_CHARS:
+            raise FilterError(item, f"an order_by item of {len(item):,} characters; at most "
+                              f"{MAX_FILTER_CHARS:,}")
         parts = item.strip().split()
         bad_direction = len(parts) == 2 and parts[1].upper() not in {"ASC", "DESC"}
         if not parts or len(parts) > 2 or bad_direction:

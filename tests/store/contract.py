@@ -318,13 +318,20 @@ class StoreContract:
                 (nested(f.MAX_DEPTH + 1), "nested more than 50 deep"),
                 (" or ".join(["metrics.acc > 0.5"] * (f.MAX_COMPARISONS + 1)),
                  "more than 200 comparisons"),
-                ("metrics.acc > 0.5" + " " * f.MAX_FILTER_CHARS, "at most 10,000")]
+                ("metrics.acc > 0.5" + " " * f.MAX_FILTER_CHARS, "at most 10,000"),
+                ("x" * 9000 + " = 'a'", "unknown column"),
+                ("metrics.acc > 0.5 and params.model = '" + "m" * 9000 + "' +",
+                 "unexpected character")]
         for expr, match in over:
             with pytest.raises(FilterError, match=match) as info:
                 store.search_runs(filter=expr)
-            assert "\n" not in str(info.value) and len(str(info.value)) < 300
+            assert "\n" not in str(info.value) and len(str(info.value)) < 600
         with pytest.raises(FilterError, match="at most 20"):
             store.search_runs(order_by=["start_time"] * (f.MAX_ORDER_BY + 1))
+        for item in ["x" * 9000, "start_time " + "D" * 20_000]:
+            with pytest.raises(FilterError) as info:
+                store.search_runs(order_by=[item])
+            assert len(str(info.value)) < 600
         assert len(store.search_runs()) == 4
 
     def test_integers_past_64_bits_refused(self, store: SqlStore,
