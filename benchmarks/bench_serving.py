@@ -1,29 +1,29 @@
-"""Serving benchmark: ``nbmlops serve`` side by side with ``mlflow models serve``.
+"""Serving benchmark: ``nbmlops`` side by side with ``mlflow models serve``.
 
-Same scikit-learn models (a RandomForest and a LogisticRegression pipeline), same
-payload (MLflow ``dataframe_split``, one row), same client, one worker each:
+Same model (RandomForest, 100 trees, 20 features), same moment, alternating runs:
 
-* single-row latency p50/p99, sequential requests on one keep-alive connection;
-* throughput with 8 concurrent clients (8 keep-alive connections).
+* **deploy → ready**: ``nbmlops.deploy()`` until it returns (the service answers),
+  first deploy of the Python process (starts the warm host) and later ones, against
+  ``mlflow models serve`` started until ``/ping`` answers; the phases nbmlops reports
+  (start, load, ready) are printed too;
+* **throughput**: one-row MLflow ``dataframe_split`` payloads from ``wrk`` (a C load
+  generator, so the client is not the bottleneck) at 1, 4, 8 and 32 connections:
+  req/s and p50/p99 latency for nbmlops on scikit-learn (micro-batched), nbmlops on
+  onnxruntime, nbmlops with its default worker count, and MLflow (one worker).
 
-The client is a minimal asyncio HTTP/1.1 client so that client CPU (on the same
-machine) distorts the figures as little as possible. nbmlops runs in several
-modes to show what each optimisation buys: onnxruntime vs scikit-learn, and
-micro-batching on/off.
-
-Run: ``python benchmarks/bench_serving.py [--seconds 4] [--requests 400]``
-(needs mlflow: ``pip install 'nbmlops[bench]'``).
+Run: ``python benchmarks/bench_serving.py [--seconds 3] [--deploys 3]``
+(needs mlflow: ``pip install 'nbmlops[bench]'``, and ``wrk``: ``apt-get install wrk``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import re
 import shutil
+import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-N_FEATURES = 10
-CONCURRENCY = 8
+N_FEATURES = 20
+CLIENTS = (1, 4, 8, 32)
 
 
 def free_port() -> int:
@@ -42,40 +42,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def train(home: Path) -> tuple[dict[str, Any], Any]:
-    """Fit both models, register them in nbmlops and log them to MLflow; return refs."""
+def train(home: Path) -> tuple[str, bytes]:
+    """Fit the forest, register it in nbmlops and log it to MLflow; return (MLflow URI, body)."""
     os.environ["NBMLOPS_HOME"] = str(home / ".nbmlops")
     import mlflow
     import mlflow.sklearn
     import pandas as pd
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     import nbmlops
 
     x, y = make_classification(2000, N_FEATURES, random_state=0)
     frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(N_FEATURES)])
-    models = {
-        "logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
-        "forest": RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0),
-    }
+    model = RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0).fit(frame, y)
+    with nbmlops.start_run(name="forest") as run:
+        run.log_dataset(frame, "train")
+        run.log_model(model, input_example=frame.head())
+    nbmlops.register_model("forest", run=run)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow.db'}"  # for the server too
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
-    out = {}
-    for name, model in models.items():
-        model.fit(frame, y)
-        with nbmlops.start_run(name=name) as run:
-            run.log_dataset(frame, "train")
-            run.log_model(model, input_example=frame.head())
-        nbmlops.register_model(name, run=run)
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(model, name="model", input_example=frame.head(),
-                                            skops_trusted_types=["sklearn.tree._tree.Tree"])
-        out[name] = info.model_uri
-    return out, frame
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(model, name="model", input_example=frame.head(),
+                                        skops_trusted_types=["sklearn.tree._tree.Tree"])
+    row = frame.head(1)
+    body = json.dumps({"dataframe_split": {"columns": list(row.columns),
+                                           "data": row.values.tolist()}}).encode()
+    return info.model_uri, body
 
 
 def start(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -87,7 +80,7 @@ def start(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
                                 start_new_session=True)
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str, timeout: float = 180) -> None:
+def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str, timeout: float = 300) -> None:
     """Wait until GET ``path`` answers 200."""
     import httpx
 
@@ -100,14 +93,12 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], path: str, timeout: flo
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.02)
     raise RuntimeError("server not ready")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """Terminate a server's process group."""
-    import signal
-
     if proc.poll() is not None:
         return
     try:
@@ -118,165 +109,138 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-class Conn:
-    """One keep-alive HTTP/1.1 connection that POSTs a fixed body."""
-
-    def __init__(self, port: int, body: bytes) -> None:
-        self.port = port
-        self.request = (f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                        ).encode() + body
-
-    async def open(self) -> None:
-        """Connect (TCP_NODELAY)."""
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP,
-                                                        socket.TCP_NODELAY, 1)
-
-    async def post(self) -> int:
-        """Send the request; return the status after reading the whole response."""
-        self.writer.write(self.request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.writer.close()
+def mlflow_cmd(uri: str, port: int) -> list[str]:
+    """Return the ``mlflow models serve`` command line (one worker, this environment)."""
+    return [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", uri, "-p",
+            str(port), "--env-manager", "local", "--workers", "1"]
 
 
-async def latency(port: int, body: bytes, n: int) -> tuple[float, float]:
-    """Return (p50, p99) in ms of ``n`` sequential single-row requests."""
-    conn = Conn(port, body)
-    await conn.open()
-    for _ in range(50):  # warm-up
-        await conn.post()
-    times = []
-    for _ in range(n):
+# --------------------------------------------------------------------------- deploy time
+def deploy_times(uri: str, n: int, tmp: Path) -> dict[str, list[Any]]:
+    """Time nbmlops.deploy() (first of the process, then warm) and mlflow, alternating."""
+    import nbmlops
+
+    out: dict[str, list[Any]] = {"nbmlops first": [], "nbmlops warm": [], "mlflow": []}
+    for i in range(n + 1):
         t = time.perf_counter()
-        assert await conn.post() == 200
-        times.append((time.perf_counter() - t) * 1e3)
-    conn.close()
-    q = statistics.quantiles(times, n=100)
-    return statistics.median(times), q[98]
+        dep = nbmlops.deploy("forest/1")
+        took = time.perf_counter() - t
+        out["nbmlops first" if i == 0 else "nbmlops warm"].append((took, dict(dep.timings)))
+        dep.stop()
+        if i == 0:
+            continue
+        port = free_port()
+        t = time.perf_counter()
+        proc = start(mlflow_cmd(uri, port), tmp / f"mlflow-{port}.log")
+        try:
+            wait_ready(port, proc, "/ping")
+            out["mlflow"].append((time.perf_counter() - t, {}))
+        finally:
+            stop(proc)
+    return out
 
 
-async def throughput(port: int, body: bytes, seconds: float) -> float:
-    """Return requests/second with CONCURRENCY clients for ``seconds``."""
-    conns = [Conn(port, body) for _ in range(CONCURRENCY)]
-    for c in conns:
-        await c.open()
-    done = 0
-    stop_at = time.perf_counter() + seconds
-
-    async def loop(c: Conn) -> None:
-        nonlocal done
-        while time.perf_counter() < stop_at:
-            assert await c.post() == 200
-            done += 1
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(loop(c) for c in conns))
-    elapsed = time.perf_counter() - t0
-    for c in conns:
-        c.close()
-    return done / elapsed
+# --------------------------------------------------------------------------- throughput
+WRK_LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = os.getenv("BENCH_BODY")
+"""
 
 
-def measure(cmd: list[str], port: int, ready: str, body: bytes, args: Any,
-            log: Path) -> dict[str, float]:
-    """Start a server, measure it, stop it."""
-    proc = start(cmd, log)
-    try:
+def wrk(port: int, clients: int, seconds: float, body: bytes, script: Path) -> dict[str, float]:
+    """Return req/s, p50 and p99 (ms) from ``wrk`` with ``clients`` connections."""
+    env = {**os.environ, "BENCH_BODY": body.decode()}
+    out = subprocess.run(["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d",
+                          f"{max(1, round(seconds))}s", "--latency", "-s", str(script),
+                          f"http://127.0.0.1:{port}/invocations"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise RuntimeError(f"{bad.group(1)} failed requests:\n{out}")
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out)
+        assert m, out
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rps, out
+    return {"rps": float(rps.group(1)), "p50": ms("50%"), "p99": ms("99%")}
+
+
+def throughput(uri: str, body: bytes, seconds: float, tmp: Path) -> dict[str, dict[int, Any]]:
+    """Measure every server at every client count (servers started one after another)."""
+    script = tmp / "post.lua"
+    script.write_text(WRK_LUA)
+    nb = [sys.executable, "-m", "nbmlops", "serve", "forest/1", "--no-log-predictions"]
+    servers = {
+        "nbmlops sklearn, 1 worker": (nb + ["--runtime", "sklearn", "--workers", "1"],
+                                      "/v2/health/ready"),
+        "nbmlops onnx, 1 worker": (nb + ["--runtime", "onnx", "--workers", "1"],
+                                   "/v2/health/ready"),
+        "nbmlops onnx, default workers": (nb + ["--runtime", "onnx"], "/v2/health/ready"),
+        "mlflow models serve, 1 worker": (None, "/ping"),
+    }
+    results: dict[str, dict[int, Any]] = {}
+    for label, (cmd, ready) in servers.items():
+        port = free_port()
+        full = mlflow_cmd(uri, port) if cmd is None else [*cmd, "--port", str(port)]
+        proc = start(full, tmp / f"serve-{port}.log")
         try:
             wait_ready(port, proc, ready)
-        except RuntimeError:
-            print(log.read_text()[-3000:], file=sys.stderr)
-            raise
-        p50, p99 = asyncio.run(latency(port, body, args.requests))
-        rps = asyncio.run(throughput(port, body, args.seconds))
-        server = server_latency(port) if ready == "/v2/health/ready" else {}
-    finally:
-        stop(proc)
-    if server:  # the server's own histogram must have seen every request we timed
-        assert server["count"] >= args.requests, server
-    return {"p50": p50, "p99": p99, "rps": rps, **server}
+            wrk(port, 4, 1, body, script)  # warm-up
+            results[label] = {c: wrk(port, c, seconds, body, script) for c in CLIENTS}
+        finally:
+            stop(proc)
+        print(f"  measured {label}", file=sys.stderr)
+    return results
 
 
-def server_latency(port: int) -> dict[str, float]:
-    """Return the request count and mean latency (ms) from an nbmlops server's /metrics."""
-    import re
-    import urllib.request
+def report_deploy(times: dict[str, list[Any]]) -> None:
+    """Print deploy → ready per side, with nbmlops's phases and the ratio to MLflow."""
+    import statistics
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    found = {}
-    for part in ("count", "sum"):
-        m = re.search(rf'nbmlops_request_latency_seconds_{part}{{endpoint="/invocations"}} (\S+)',
-                      text)
-        found[part] = float(m.group(1)) if m else 0.0
-    count = found["count"]
-    return {"count": count, "server_mean_ms": 1000 * found["sum"] / count if count else 0.0}
+    base = statistics.median(t for t, _ in times["mlflow"])
+    print("\ndeploy -> ready (RandomForest 100 trees; median of the runs, seconds)\n")
+    for label, runs in times.items():
+        med = statistics.median(t for t, _ in runs)
+        phases = runs[-1][1]
+        split = ", ".join(f"{k} {phases[k]:.2f}" for k in ("start", "load", "ready")
+                          if k in phases)
+        print(f"{label:16} {med:7.2f} s  ({len(runs)} runs, x{base / med:5.1f} vs mlflow)"
+              + (f"   last: {split}" if split else ""))
+
+
+def report_throughput(results: dict[str, dict[int, Any]]) -> None:
+    """Print req/s and p50/p99 per server and client count, with ratios to MLflow."""
+    base = results["mlflow models serve, 1 worker"]
+    print("\nthroughput, one-row dataframe_split, wrk (req/s; p50/p99 ms; x mlflow req/s)\n")
+    print(f"{'server':32}" + "".join(f"{f'{c} clients':>28}" for c in CLIENTS))
+    for label, by in results.items():
+        cells = "".join(f"{by[c]['rps']:9.0f} {by[c]['p50']:6.1f}/{by[c]['p99']:<6.1f} "
+                        f"x{by[c]['rps'] / base[c]['rps']:<5.1f}" for c in CLIENTS)
+        print(f"{label:32}{cells}")
 
 
 def main() -> None:
-    """Run the benchmark and print a table with ratios against MLflow."""
+    """Run both parts and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per wrk measurement")
+    parser.add_argument("--deploys", type=int, default=3, help="warm deploys (and mlflow starts)")
+    parser.add_argument("--skip-deploy", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
+    if not args.skip_throughput and shutil.which("wrk") is None:
+        sys.exit("wrk is needed for the throughput part: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     try:
-        uris, frame = train(tmp)
-        row = frame.head(1)
-        body = json.dumps({"dataframe_split": {"columns": list(row.columns),
-                                               "data": row.values.tolist()}}).encode()
-        nb = [sys.executable, "-m", "nbmlops", "serve"]
-        modes = {
-            "nbmlops default (onnx+batch)": ["--runtime", "auto"],
-            "nbmlops onnx, no batching": ["--runtime", "onnx", "--batching", "off"],
-            "nbmlops sklearn": ["--runtime", "sklearn", "--batching", "off"],
-            "nbmlops sklearn +batching": ["--runtime", "sklearn", "--batching", "on"],
-        }
-        results: dict[str, dict[str, dict[str, float]]] = {}
-        for model, uri in uris.items():
-            results[model] = {}
-            for label, extra in modes.items():
-                port = free_port()
-                results[model][label] = measure(
-                    [*nb, f"{model}/1", "--port", str(port), "--no-log-predictions", *extra],
-                    port, "/v2/health/ready", body, args, tmp / f"{model}-{port}.log")
-            port = free_port()
-            mlflow_bin = str(Path(sys.executable).parent / "mlflow")
-            results[model]["mlflow models serve"] = measure(
-                [mlflow_bin, "models", "serve", "-m", uri, "-p", str(port), "--env-manager",
-                 "local", "--workers", "1"], port, "/ping", body, args, tmp / "mlflow.log")
-        report(results)
+        uri, body = train(tmp)
+        if not args.skip_deploy:
+            report_deploy(deploy_times(uri, args.deploys, tmp))
+        if not args.skip_throughput:
+            report_throughput(throughput(uri, body, args.seconds, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
-    """Print latency/throughput per server with ratios against MLflow."""
-    print(f"\nsingle-row latency (sequential) and throughput ({CONCURRENCY} concurrent clients), "
-          "one worker each\n")
-    head = f"{'model':8} {'server':28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} " \
-           f"{'x mlflow req/s':>15} {'mlflow p50 / p50':>17}"
-    print(head)
-    print("-" * len(head))
-    for model, rows in results.items():
-        base = rows["mlflow models serve"]
-        for label, r in rows.items():
-            server = (f"   server-side mean {r['server_mean_ms']:.3f} ms over "
-                      f"{r['count']:.0f} requests" if "count" in r else "")
-            print(f"{model:8} {label:28} {r['p50']:8.3f} {r['p99']:8.3f} {r['rps']:9.0f} "
-                  f"{r['rps'] / base['rps']:15.1f} {base['p50'] / r['p50']:17.1f}{server}")
-        print()
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ Two measured costs shape it (see ``benchmarks/bench_serving.py``):
   predicts 1 row or 32) runs in a helper thread, so the event loop keeps reading and
   validating the requests that will make up the next batch; a fast one (onnxruntime,
   ~0.1 ms) runs inline, where a thread hand-off would cost more than the call;
-* with a slow model, when the previous batches were larger than what has queued,
-  the next batch waits up to a tenth of a model call (at most ``max_wait``) for the
-  clients whose answers just went out to send their next request. Without it the
-  clients split into two groups that alternate, halving the batch size.
+* with a slow model, when a recent batch was larger than what has queued, the next
+  batch waits up to a tenth of a model call (at most ``max_wait``) for the clients
+  whose answers just went out to send their next request. Without it the clients
+  split into two groups that alternate, halving the batch size.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class MicroBatcher:
         self._draining = False
         self._task: asyncio.Task[None] | None = None
         self._cost: dict[int, float] = {}  # id(runtime) -> moving average of one call (s)
-        self._size = 1.0  # moving average of the batch size
+        self._peak = 1.0  # the largest recent batch (decays): how many clients come back
         self._waiter: asyncio.Future[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
 
@@ -62,7 +62,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Outputs] = loop.create_future()
         self._pending.append((model, batch, proba, fut))
-        if self._waiter is not None and len(self._pending) >= self._size - 0.5:
+        if self._waiter is not None and len(self._pending) >= self._peak - 0.5:
             _wake(self._waiter)
         if not self._draining:
             self._draining = True
@@ -77,12 +77,12 @@ class MicroBatcher:
             await asyncio.sleep(0)  # requests parsed in this loop iteration join the batch
             while self._pending:
                 model = self._pending[0][0]
-                if self._slow(model) and len(self._pending) < min(self._size - 0.5,
+                if self._slow(model) and len(self._pending) < min(self._peak - 0.5,
                                                                   self.max_rows):
                     await self._gather(min(self.max_wait, self._cost[id(model.runtime)] / 10))
                 take, self._pending = (self._pending[:self.max_rows],
                                        self._pending[self.max_rows:])
-                self._size = 0.8 * self._size + 0.2 * len(take)
+                self._peak = max(float(len(take)), 0.95 * self._peak)
                 groups: dict[tuple[int, bool], list[_Pending]] = {}
                 for item in take:  # a hot swap may leave two versions in one batch
                     groups.setdefault((id(item[0]), item[2]), []).append(item)
