@@ -19,7 +19,7 @@ FilterError (instead of exhausting Python's recursion or SQLite's expression dep
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, Union
@@ -346,11 +346,17 @@ class _Compiler:
         return _cmp(s.runs.c[n.key], n.op, value)
 
 
-def compile_order_by(items: list[str], known_keys: Callable[[str], KeySet]) -> list[Any]:
+def compile_order_by(items: str | Sequence[str],
+                     known_keys: Callable[[str], KeySet]) -> list[Any]:
     """Return SQLAlchemy ORDER BY clauses for items such as ``"metrics.acc DESC"``."""
     from sqlalchemy import select
 
     from nbmlops.store import schema as s
+
+    items = [items] if isinstance(items, str) else items
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise FilterError(repr(items), "order_by is a string or a list of strings such as "
+                          "'metrics.acc DESC'")
 
     if len(items) > MAX_ORDER_BY:
         raise FilterError(_shown(", ".join(items)), f"{len(items)} order_by items; "

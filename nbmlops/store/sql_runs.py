@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from nbmlops._proc import pid_alive
 from nbmlops.entities import RunRecord, RunStatus
 from nbmlops.errors import (
+    FilterError,
     RunNotFound,
 )
 from nbmlops.store import schema as s
@@ -126,6 +127,9 @@ class RunsMixin(SqlBase):
                *, membership: bool = False) -> Any:
         if experiment is not None:
             query = query.where(s.experiments.c.name == experiment)
+        if filter is not None and not isinstance(filter, str):
+            raise FilterError(repr(filter), "a filter is a string such as "
+                              "\"metrics.acc > 0.9 and params.model = 'rf'\"")
         if filter and filter.strip():
             node = parse_filter(filter)
             query = query.where(compile_filter(filter, node, self._key_probe,
@@ -138,7 +142,7 @@ class RunsMixin(SqlBase):
         self.reap_dead_runs()
         query = self._where(query, experiment, filter)
         if order_by:
-            query = query.order_by(*compile_order_by(list(order_by), self._key_probe))
+            query = query.order_by(*compile_order_by(order_by, self._key_probe))
         # the run id breaks ties, so that pages of one query never overlap or skip a run
         query = query.order_by(s.runs.c.start_time.desc(), s.runs.c.id.desc())
         if max_results is not None:

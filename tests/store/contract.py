@@ -334,6 +334,18 @@ class StoreContract:
             assert len(str(info.value)) < 600
         assert len(store.search_runs()) == 4
 
+    @pytest.mark.parametrize(("kwargs", "match"), [
+        ({"filter": 123}, "a filter is a string"),
+        ({"filter": b"metrics.acc > 1"}, "a filter is a string"),
+        ({"order_by": 123}, "order_by is a string or a list of strings"),
+        ({"order_by": ["start_time", 1]}, "order_by is a string or a list of strings"),
+    ])
+    def test_filter_and_order_by_of_the_wrong_type(self, store: SqlStore,
+                                                   populated: dict[str, str],
+                                                   kwargs: dict[str, Any], match: str) -> None:
+        with pytest.raises(FilterError, match=match):
+            store.search_runs(**kwargs)
+
     def test_integers_past_64_bits_refused(self, store: SqlStore,
                                            populated: dict[str, str]) -> None:
         from nbmlops.errors import ValidationError
