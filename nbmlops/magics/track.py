@@ -264,6 +264,7 @@ class TrackedCell:
         from nbmlops.tracking import capture
         from nbmlops.tracking.api import start_run
         from nbmlops.tracking.provenance import save_report
+        from nbmlops.tracking.session import SESSION_TAG, record_session
 
         tracker = get_tracker(self.shell)
         path = capture.notebook_path(self.ns)
@@ -277,6 +278,8 @@ class TrackedCell:
         except NbmlopsError as exc:
             raise UsageError(str(exc)) from exc
         try:
+            if self.run_obj.info.parent_run_id is None and SESSION_TAG not in self.run_obj.tags:
+                record_session(self.run_obj, self.shell)  # (a kernel's start_run did already)
             save_report(self.run_obj, report)
             self.read_values = {n: self.ns[n] for n in self.reads if is_dataset(self.ns[n])}
             if not self.args.no_data:

@@ -4,14 +4,21 @@ Which runs can be reproduced:
 
 - a pipeline run: the pipeline runs again with its recorded params, ``force=True``;
 - a pipeline step run: its notebook runs again with the step's recorded parameters;
-- a run made inside a notebook (``%%track``, ``start_run``): the notebook runs again at
-  the run's params that its ``parameters`` cell defines, and the new run of the same
-  name is compared.
+- a run made inside a notebook (``%%track``, ``start_run``) whose notebook file is known:
+  the notebook runs again at the run's params that its ``parameters`` cell defines, and
+  the new run of the same name is compared;
+- any other run made in a kernel (papermill, a notebook never saved, a console): the
+  kernel's execution history recorded with the run (``tracking/session.py``), up to the
+  cell that started it, is replayed in a fresh kernel, papermill's injected parameters
+  included, and the new run of the same name (and params) is compared.
+
+``Reproduction.source`` says which of these was used.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +53,7 @@ class Reproduction:
     rtol: float = 1e-6
     atol: float = 0.0
     error: str | None = None
+    source: str = ""
 
     @property
     def ok(self) -> bool:
@@ -55,6 +63,7 @@ class Reproduction:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (stored as the new run's reproduction.json)."""
         return {"original": self.original_id, "new_run": self.new_run_id, "ok": self.ok,
+                "source": self.source,
                 "rtol": self.rtol, "atol": self.atol, "error": self.error,
                 "checks": [c.__dict__ for c in self.checks],
                 "code_changes": self.code_changes, "environment_changes": self.env_changes}
@@ -64,6 +73,8 @@ class Reproduction:
         lines = [f"reproduce {self.original_id} -> {self.new_run_id}: "
                  f"{'REPRODUCED' if self.ok else 'NOT REPRODUCED'} "
                  f"(rtol={self.rtol:g}, atol={self.atol:g})"]
+        if self.source:
+            lines.append(f"  re-executed: {self.source}")
         if self.error:
             lines.append(f"  execution failed: {self.error}")
         for c in self.checks:
@@ -121,18 +132,23 @@ def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 0.0,
         When the run records neither a pipeline nor a notebook.
     """
     from nbmlops.store.pipelines import pipeline_store
-    from nbmlops.tracking.api import get_run
+    from nbmlops.tracking.api import resolve_run
+    from nbmlops.tracking.session import SESSION_TAG, load_session
 
-    original = get_run(run_id)
+    original = resolve_run(run_id)
     pstore = pipeline_store()
     tags = original.tags
+    notebook = original.info.notebook_path
     if tags.get(recording.KIND_TAG) == "pipeline":
         result = _rerun_pipeline(original, tags, pstore, progress)
-    elif original.info.notebook_path:
+    elif notebook and (Path(notebook).is_file() or SESSION_TAG not in tags):
         result = _rerun_notebook(original, tags, pstore)
+    elif (session := load_session(original)) is not None:
+        result = _rerun_session(original, session)
     else:
-        raise PipelineError(f"run {run_id} records no notebook or pipeline, so it cannot be "
-                            "re-executed; runs made by %%track, a notebook or a pipeline can")
+        why = tags.get(SESSION_TAG, "it was not made in a Jupyter kernel or by %%track")
+        raise PipelineError(f"run {original.id} records no notebook, pipeline or kernel "
+                            f"history, so it cannot be re-executed ({why})")
     result.rtol, result.atol = rtol, atol
     result.checks = compare(result_old(original, tags, pstore), result_new(result, original,
                                                                            tags, pstore),
@@ -154,10 +170,29 @@ def result_new(result: Reproduction, original: Any, tags: dict[str, str],
     """Return the new metrics, matched to the original's shape."""
     if tags.get(recording.KIND_TAG) in ("pipeline", "pipeline-step"):
         return metric_tree(result.new_run_id, pstore)
-    for child_id, name in reversed(pstore.children(result.new_run_id)):
-        if name == original.name:
-            return {"": pstore.sql.get_latest_metrics([child_id])[child_id]}
-    return {}
+    same = [child for child, name in _descendants(result.new_run_id, pstore)
+            if name == original.name]
+    if not same:
+        return {}
+    params = original.params
+    chosen = next((c for c in reversed(same) if _params(c) == params), same[-1])
+    return {"": pstore.sql.get_latest_metrics([chosen])[chosen]}
+
+
+def _descendants(run_id: str, pstore: Any, depth: int = 3) -> list[tuple[str, str]]:
+    """Return (run id, name) of a run's children, then theirs, in start order."""
+    out: list[tuple[str, str]] = []
+    for child_id, name in pstore.children(run_id):
+        out.append((child_id, name))
+        if depth > 1:
+            out += _descendants(child_id, pstore, depth - 1)
+    return out
+
+
+def _params(run_id: str) -> dict[str, Any]:
+    from nbmlops.tracking.api import get_run
+
+    return get_run(run_id).params
 
 
 def _rerun_pipeline(original: Any, tags: dict[str, str], pstore: Any,
@@ -204,7 +239,39 @@ def _rerun_notebook(original: Any, tags: dict[str, str], pstore: Any) -> Reprodu
                     notebook_path=str(notebook))
     error = _execute(new.id, notebook, params, cwd)
     new.end("FAILED" if error else "FINISHED", error)
-    return Reproduction(original.id, new.id, code_changes=changes, error=error)
+    return Reproduction(original.id, new.id, code_changes=changes, error=error,
+                        source=f"the notebook {notebook}")
+
+
+def _rerun_session(original: Any, session: dict[str, Any]) -> Reproduction:
+    """Replay the recorded kernel history (up to the run's cell) in a fresh kernel."""
+    import tempfile
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from nbmlops.tracking.api import start_run
+
+    cells = session["cells"]
+    cwd = Path(session.get("cwd") or ".")
+    if not cwd.is_dir():
+        raise PipelineError(f"run {original.id} was made in {cwd}, which no longer exists; "
+                            "its kernel history replays there")
+    new = start_run(f"reproduce-{original.name}"[:250], experiment=original.experiment,
+                    tags={"nbmlops.reproduce.of": original.id}, capture=False)
+    folder = Path(tempfile.mkdtemp(prefix="nbmlops-replay-"))
+    notebook = folder / f"replay-{original.id[:8]}.ipynb"
+    replay = [new_code_cell(c) for c in cells]
+    for cell in replay[:-1]:  # an interactive session's failed cells did not stop it either
+        cell.metadata["tags"] = ["raises-exception"]
+    nbformat.write(new_notebook(cells=replay), str(notebook))
+    error = _execute(new.id, notebook, {}, cwd)
+    new.end("FAILED" if error else "FINISHED", error)
+    papermill = session.get("papermill")
+    how = f", papermill parameters {papermill}" if papermill is not None else ""
+    return Reproduction(original.id, new.id, error=error,
+                        source=f"the kernel history recorded with the run ({len(cells)} "
+                               f"cells, run in {cwd}{how})")
 
 
 def _source_change(original: Any, notebook: Path) -> list[str]:
@@ -230,7 +297,13 @@ def _execute(run_id: str, notebook: Path, params: dict[str, Any], cwd: Path) -> 
     env = {"NBMLOPS_PARENT_RUN_ID": run_id, "NBMLOPS_NOTEBOOK_PATH": str(notebook),
            "NBMLOPS_HOME": str(settings.home), "NBMLOPS_STORE_URL": settings.store_url,
            "NBMLOPS_ARTIFACT_URL": settings.artifact_url}
-    result = execute_step(StepTask("reproduce", str(notebook), str(out), params, str(cwd), env))
+    from nbmlops.pipelines.notebooks import read_notebook
+
+    kernel, python = read_notebook(notebook).kernel, None
+    if kernel is None:  # a replayed history, or a notebook written without a kernelspec
+        kernel, python = "python3", sys.executable
+    result = execute_step(StepTask("reproduce", str(notebook), str(out), params, str(cwd), env,
+                                   kernel, None, python))
     if result.ok:
         return None
     return f"cell {result.cell_index}: {result.ename}: {result.evalue} (see {out})"

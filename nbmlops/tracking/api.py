@@ -75,7 +75,18 @@ def start_run(
     active.push(run)
     get_buffer().watch(store, run.id)
     _install_exit_hook()
+    if capture and parent_id is None:  # a pipeline step's run is reproduced by its pipeline
+        _record_session(run)
     return run
+
+
+def _record_session(run: Run) -> None:
+    """Keep the kernel's execution history on a top-level run made in a Jupyter kernel."""
+    from nbmlops.tracking.session import kernel_shell, record_session
+
+    shell = kernel_shell()
+    if shell is not None:
+        record_session(run, shell)
 
 
 def _parent_id(parent: str | Run | None) -> str | None:

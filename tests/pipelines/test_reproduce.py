@@ -45,4 +45,5 @@ def test_reproduce_needs_a_notebook_or_pipeline() -> None:
         run.log_metric("x", 1)
     res = CliRunner().invoke(cli, ["reproduce", run.id])
     assert res.exit_code == 1
-    assert "records no notebook or pipeline" in str(res.exception)
+    assert "records no notebook, pipeline or kernel history" in str(res.exception)
+    assert "it was not made in a Jupyter kernel or by %%track" in str(res.exception)
