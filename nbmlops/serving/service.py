@@ -98,9 +98,7 @@ def loaded_version(mv: Any, model: Any, runtime: str) -> LoadedModel:
 
     if runtime not in RUNTIMES:
         raise ValidationError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
-    schema = convert.schema_of(mv.meta, model)
-    if not schema.allow_nan and _trained_with_missing(mv.run_id, schema):
-        schema = replace(schema, allow_nan=True)
+    schema = _with_training_facts(convert.schema_of(mv.meta, model), mv.run_id)
     sk = SklearnRuntime(model, schema)
     rt: BaseRuntime = sk
     why, pending = "scikit-learn (requested)", False
@@ -134,18 +132,29 @@ def loaded_version(mv: Any, model: Any, runtime: str) -> LoadedModel:
                        mv.meta.get("signature"), pending)
 
 
-def _trained_with_missing(run_id: str, schema: InputSchema) -> bool:
-    """Return whether a dataset the run read has missing values in a signature column."""
+def _with_training_facts(schema: InputSchema, run_id: str) -> InputSchema:
+    """Return the schema completed from the training data's statistics.
+
+    Missing values in a signature column of a dataset the run read make the schema take
+    them; when the signature has no dtypes (a model logged without an example), they
+    come from the dataset that has every signature column.
+    """
+    if schema.columns is None or (schema.allow_nan and any(schema.dtypes)):
+        return schema
     from nbmlops.serving.reference import dataset_stats
 
     try:
-        stats = dataset_stats(run_id)
+        stats = [st.get("columns") or {} for st in dataset_stats(run_id)]
     except NbmlopsError as exc:
         log.warning("no dataset statistics for run %s: %s", run_id, exc)
-        return False
-    cols = set(schema.columns or ())
-    return any(entry.get("missing") for st in stats
-               for c, entry in (st.get("columns") or {}).items() if c in cols)
+        return schema
+    cols = schema.columns
+    if any(cs[c].get("missing") for cs in stats for c in cols if c in cs):
+        schema = replace(schema, allow_nan=True)
+    full = next((cs for cs in stats if all(c in cs for c in cols)), None)
+    if not any(schema.dtypes) and full is not None:
+        schema = replace(schema, dtypes=tuple(str(full[c].get("dtype", "")) for c in cols))
+    return schema
 
 
 def is_bundle(path: str | Path) -> bool:

@@ -294,12 +294,18 @@ class Run:
 
 
 def _signature_from_model(model: Any) -> dict[str, Any] | None:
+    """Return the signature a fitted estimator knows without an example (names, width).
+
+    A frame's column types are not kept by the estimator: serving fills them from the
+    statistics of the datasets the run read. An array-fitted estimator took float64.
+    """
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         return {"kind": "dataframe", "columns": [str(n) for n in names], "dtypes": []}
     n = getattr(model, "n_features_in_", None)
-    if isinstance(n, int):
-        return {"kind": "ndarray", "columns": [f"f{i}" for i in range(n)], "dtypes": []}
+    if isinstance(n, int) and n > 0:
+        return {"kind": "ndarray", "columns": [f"f{i}" for i in range(n)],
+                "dtypes": ["float64"] * n}
     return None
 
 

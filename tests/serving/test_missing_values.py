@@ -97,3 +97,32 @@ def test_when_unsure_the_model_decides(nbmlops_home: Any) -> None:
     assert r.status_code == 400, r.text
     assert "the model refused the missing value(s)" in r.json()["error"]
     assert "NaN" in r.json()["error"]
+
+
+def test_a_model_logged_without_an_example_gets_a_signature(nbmlops_home: Any) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    import nbmlops
+
+    rng = np.random.default_rng(0)
+    x = rng.random((120, 4))
+    with nbmlops.start_run(name="no-example") as run:
+        run.log_model(RandomForestClassifier(n_estimators=5, random_state=0)
+                      .fit(x, (x[:, 0] > 0.5).astype(int)))
+    mv = nbmlops.register_model("bare", run=run)
+    assert mv.signature == {"kind": "ndarray", "columns": ["f0", "f1", "f2", "f3"],
+                            "dtypes": ["float64"] * 4}
+    schema = ModelService("bare/1", "sklearn").current.schema
+    assert schema.kinds == ("f",) * 4  # numeric: validation and ONNX conversion apply
+
+    # fitted on a frame with a string column, logged without an example: the column
+    # types come from the statistics of the dataset the run read
+    frame, y = churn_with_gaps()
+    with nbmlops.start_run(name="frame-no-example") as run:
+        run.log_dataset(frame, "train")
+        run.log_model(imputing_pipeline().fit(frame, y))
+    mv = nbmlops.register_model("bare-frame", run=run)
+    assert mv.signature is not None and mv.signature["columns"] == ["monthly", "tenure", "plan"]
+    app = create_app(ModelService("bare-frame/1"))
+    r = post(app, {"dataframe_records": [{"monthly": 80.0, "tenure": None, "plan": "pro"}]})
+    assert r.status_code == 200, r.text
