@@ -128,6 +128,7 @@ def test_3_degraded_model_accuracy_rule_starts_a_real_pipeline(
     assert started["status"] == "ok", started
     run = nbmlops.get_run(started["run_id"])
     assert run.tags.get("nbmlops.alert_rule") == rule["id"]
+    assert run.params.get("model") == "churn@production"  # the pipeline declares `model`
     events = nbmlops.alerts("churn@production")
     linked = events[events["rule_id"] == rule["id"]]
     assert list(linked["pipeline_run"]) == [started["run_id"]]
