@@ -2,8 +2,9 @@
 
 Each schedule is one APScheduler job (id = schedule name) kept in the
 ``nbmlops_scheduler_jobs`` table of the metadata database (SQLAlchemyJobStore on the
-store's own engine; the table is part of ``store/schema.py``). A job runs the pipeline in a child process (``python -m
-nbmlops.pipelines._job NAME``) so a crashing notebook cannot take the scheduler down,
+store's own engine; the table is part of ``store/schema.py``). A job runs the pipeline
+in a child process (``python -m nbmlops.pipelines._job NAME``) so a crashing notebook
+cannot take the scheduler down,
 and ``max_instances=1`` means a schedule never overlaps itself.
 
 Misfire policy, applied when the scheduler starts and finds due times that passed
