@@ -106,11 +106,11 @@ def parse_window(window: str | float | int) -> float:
     if isinstance(window, (int, float)) and not isinstance(window, bool):
         seconds = float(window)
     else:
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(window))
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(window))
         if m is None:
             raise ValidationError(f"window {window!r} must be a number of seconds or a "
                                   "duration like '90s', '30m', '1h', '2d'")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
     if not seconds > 0:
         raise ValidationError(f"window must be positive, got {window!r}")
     return seconds
