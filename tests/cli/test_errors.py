@@ -203,3 +203,20 @@ def test_magic_line_with_an_unclosed_quote_is_a_usage_error(ip: Any, magic: str)
 
     with pytest.raises(UsageError, match="cannot split the arguments: No closing quotation"):
         ip.run_line_magic(magic, 'churn --run "last')
+
+
+def test_s3_artifact_url_without_s3fs(populated: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """s3:// without s3fs installed names the extra that installs it (simulated: s3fs hidden)."""
+    from nbmlops.cli import main
+
+    loaded = importlib.import_module("fsspec.registry")._registry  # classes already imported
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # import s3fs now raises ImportError
+    monkeypatch.delitem(loaded, "s3", raising=False)
+    monkeypatch.setenv("NBMLOPS_ARTIFACT_URL", "s3://bucket/prefix")
+    with pytest.raises(SystemExit) as info:
+        main(["runs", "list"])
+    err = capsys.readouterr().err
+    assert info.value.code == 1
+    assert err == ("Error: s3fs is required for this feature; install it with "
+                   "pip install 'nbmlops[s3]'\n")
