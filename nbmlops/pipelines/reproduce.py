@@ -133,7 +133,7 @@ def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 0.0,
     """
     from nbmlops.store.pipelines import pipeline_store
     from nbmlops.tracking.api import resolve_run
-    from nbmlops.tracking.session import SESSION_TAG, load_session
+    from nbmlops.tracking.session import SESSION_TAG
 
     original = resolve_run(run_id)
     pstore = pipeline_store()
@@ -143,7 +143,7 @@ def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 0.0,
         result = _rerun_pipeline(original, tags, pstore, progress)
     elif notebook and (Path(notebook).is_file() or SESSION_TAG not in tags):
         result = _rerun_notebook(original, tags, pstore)
-    elif (session := load_session(original)) is not None:
+    elif (session := _session_of(original)) is not None:
         result = _rerun_session(original, session)
     else:
         why = tags.get(SESSION_TAG, "it was not made in a Jupyter kernel or by %%track")
@@ -241,6 +241,18 @@ def _rerun_notebook(original: Any, tags: dict[str, str], pstore: Any) -> Reprodu
     new.end("FAILED" if error else "FINISHED", error)
     return Reproduction(original.id, new.id, code_changes=changes, error=error,
                         source=f"the notebook {notebook}")
+
+
+def _session_of(run: Any, depth: int = 5) -> dict[str, Any] | None:
+    """Return the kernel history recorded with ``run``, or with the top-level run it is in."""
+    from nbmlops.tracking.api import get_run
+    from nbmlops.tracking.session import load_session
+
+    session = load_session(run)
+    parent = run.info.parent_run_id
+    if session is None and parent and depth > 0:
+        return _session_of(get_run(parent), depth - 1)
+    return session
 
 
 def _rerun_session(original: Any, session: dict[str, Any]) -> Reproduction:

@@ -27,7 +27,8 @@ CELLS = [
     "model = Ridge(alpha=alpha).fit(X, y)\nscore = model.score(X, y)",
     "import nbmlops\nfor k in (1, 2):\n"
     "    with nbmlops.start_run('sweep', params={'k': k}):\n"
-    "        nbmlops.log_metric('m', alpha * k + float(X.sum()))",
+    "        with nbmlops.start_run('inner'):  # nested: replayed from its top-level run\n"
+    "            nbmlops.log_metric('m', alpha * k + float(X.sum()))",
 ]
 
 
@@ -46,14 +47,14 @@ def test_papermill_runs_replay_from_the_kernel_history(tmp_path: Path) -> None:
                                progress_bar=False, cwd=str(tmp_path))
     source.unlink()  # no notebook file is known any more: the history is all there is
     runs = nbmlops.runs(order_by="start_time ASC")
-    assert runs["name"].tolist() == ["ridge", "sweep", "sweep"]
-    for run_id in runs["run_id"][:1]:  # the sweep's second run goes through the CLI below
+    assert runs["name"].tolist() == ["ridge", "sweep", "inner", "sweep", "inner"]
+    for run_id in runs["run_id"][:1]:  # a nested run goes through the CLI below
         result = reproduce(run_id)
         assert result.ok, result.summary()
         assert result.source.startswith("the kernel history recorded with the run (")
         assert "papermill parameters {'alpha': 0.25}" in result.source
         assert {c.status for c in result.checks} == {"match"}
-    second = runs["run_id"].iloc[2]
+    second = runs["run_id"].iloc[4]  # the second sweep's inner run
     res = CliRunner().invoke(cli, ["reproduce", second[:8]])
     assert res.exit_code == 0, res.output
     assert "re-executed: the kernel history recorded with the run (7 cells" in res.output
