@@ -1,6 +1,8 @@
 """Monitoring plots as data-URI PNGs (matplotlib's Agg backend; never inline SVG).
 
-matplotlib is imported here only, when a report is displayed.
+matplotlib is imported here only, when a report is displayed. It comes with the ``ui``
+extra, not with nbmlops itself: without it a report shows its tables and a one-line note
+instead of plots (the README's main job runs on a plain ``pip install .``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,18 @@ if TYPE_CHECKING:
     from nbmlops.monitoring.drift import DriftReport
 
 MAX_PLOTS = 12
+NO_PLOTS = ("<p><i>plots need matplotlib: pip install 'nbmlops[ui]'</i></p>")
 _SHOWN = ["column", "kind", "test", "statistic", "p_adjusted", "psi", "effect", "verdict",
           "n_reference", "n_current", "missing_current", "new_categories", "note"]
+
+
+def _can_plot() -> bool:
+    """Return whether matplotlib imports."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _figure(nrows: int, ncols: int, width: float, height: float) -> tuple[Any, Any]:
@@ -45,6 +57,8 @@ def histograms_png(report: DriftReport) -> str:
     names = sorted(report.histograms, key=lambda c: (verdict.get(c) != "drift", c))[:MAX_PLOTS]
     if not names:
         return ""
+    if not _can_plot():
+        return NO_PLOTS
     ncols = min(4, len(names))
     nrows = (len(names) + ncols - 1) // ncols
     fig, axes = _figure(nrows, ncols, 3.2 * ncols, 2.3 * nrows)
@@ -73,6 +87,8 @@ def history_png(history: pd.DataFrame) -> str:
     """Return an <img> of drift share (and accuracy, if any) per time bucket."""
     if history is None or history.empty or history["drift_share"].isna().all():
         return ""
+    if not _can_plot():
+        return NO_PLOTS
     fig, axes = _figure(1, 1, 7, 2.4)
     ax = axes[0][0]
     ax.plot(history["time"], history["drift_share"], marker="o", label="drift share")
