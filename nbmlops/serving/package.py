@@ -153,8 +153,32 @@ def package_model(ref: str, out: str | Path, *, force: bool = False) -> PackageR
     image = f"{k8s_name(mv.name, mv.version).rsplit('-v', 1)[0]}:{mv.version}"
     files.update((rel, text.encode()) for rel, text in manifests(mv.name, mv.version,
                                                                   image).items())
-    for rel, content in files.items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+    _write_all(out, files)
     return PackageResult(mv.name, mv.version, out, sorted(files))
+
+
+def _write_all(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` under ``out`` whole or not at all (a failed write leaves no folder).
+
+    Everything is written to a temporary sibling first; a new ``out`` is then renamed into
+    place in one step, an existing one (empty, or ``--force``) gets each file replaced.
+    """
+    import os
+    import shutil
+    import uuid
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        for rel, content in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        if not out.exists():
+            os.replace(tmp, out)
+            return
+        for rel in files:
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / rel, out / rel)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -220,3 +220,18 @@ def test_s3_artifact_url_without_s3fs(populated: Path, monkeypatch: pytest.Monke
     assert info.value.code == 1
     assert err == ("Error: s3fs is required for this feature; install it with "
                    "pip install 'nbmlops[s3]'\n")
+
+
+def test_package_write_failure_leaves_nothing(tmp_path: Path) -> None:
+    """A failed write while packaging leaves no half-written folder (nor its temp copy)."""
+    from nbmlops.serving.package import _write_all
+
+    out = tmp_path / "pkg"
+    with pytest.raises(OSError):  # the second file needs "a.txt" to be a folder
+        _write_all(out, {"a.txt": b"1", "a.txt/b.txt": b"2"})
+    assert list(tmp_path.iterdir()) == []
+    _write_all(out, {"model/m.bin": b"1", "README.md": b"2"})
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
+        ["README.md", "model/m.bin"]
+    _write_all(out, {"README.md": b"3"})  # an existing folder (--force) gets files replaced
+    assert (out / "README.md").read_bytes() == b"3" and list(tmp_path.iterdir()) == [out]
