@@ -29,5 +29,7 @@ def test_pipeline_magic_errors_are_one_line(ip: InteractiveShell, misc: Path) ->
         ip.run_line_magic("reproduce", "abc --rtol x")
     with pytest.raises(UsageError, match="argument --atol: 'nan' must be a finite number"):
         ip.run_line_magic("reproduce", "abc --atol nan")
-    with pytest.raises(UsageError, match="run 'abc' not found"):
+    with pytest.raises(UsageError, match="run 'abcdef123456' not found; no run id starts"):
+        ip.run_line_magic("reproduce", "abcdef123456")
+    with pytest.raises(UsageError, match="run id prefix 'abc' is too short"):
         ip.run_line_magic("reproduce", "abc")
