@@ -61,10 +61,39 @@ def add_alert_rule(ref: str, metric: str, op: str, threshold: float, *, min_rows
                    window: str | float = "1h", on_alert: str | None = None) -> dict[str, Any]:
     """Store an alert rule on ``ref`` (``name@alias``/``name/3``) and return it.
 
-    ``metric`` is ``drift_share``, ``accuracy``, ``latency_p95_ms``, ``error_rate`` or
-    ``drift:<column>`` (the column's effect size while it drifts, else 0); the rule is
-    evaluated on the last ``window`` of traffic once it holds ``min_rows`` rows
-    (labelled rows for accuracy). ``on_alert`` is a pipeline.yaml run when it fires.
+    Parameters
+    ----------
+    ref : str
+        The model version the rule watches.
+    metric : str
+        ``drift_share``, ``accuracy``, ``latency_p95_ms``, ``error_rate`` or
+        ``drift:<column>`` (the column's effect size while it drifts, else 0).
+    op : str
+        The comparison that fires the rule, e.g. ``">"``.
+    threshold : float
+        A finite number.
+    min_rows : int
+        The rule is evaluated once the window holds this many rows (labelled rows for
+        accuracy).
+    window : str or float
+        The traffic evaluated: ``"1h"``, ``"30m"`` or seconds.
+    on_alert : str, optional
+        A pipeline.yaml run when the rule fires.
+
+    Returns
+    -------
+    dict
+        The stored rule, with its ``id``.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    ValidationError
+        An unknown metric or operator, a threshold that is not a finite number, or a bad
+        ``min_rows`` or ``window``.
+    SpecError
+        The ``on_alert`` pipeline.yaml does not load.
     """
     from nbmlops.monitoring.report import parse_window
     from nbmlops.registry.versions import get_model_version
@@ -88,7 +117,24 @@ def add_alert_rule(ref: str, metric: str, op: str, threshold: float, *, min_rows
 
 
 def alert_rules(ref: str | None = None) -> pd.DataFrame:
-    """Return the alert rules (of one model) as a DataFrame, oldest first."""
+    """Return the alert rules (of one model) as a DataFrame, oldest first.
+
+    Parameters
+    ----------
+    ref : str, optional
+        Only rules of this model (``name``, ``name@alias`` or ``name/3``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule: id, model, ref, metric, op, threshold, min_rows, window_s,
+        on_alert, firing, last_value, last_checked_at, created_at.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    """
     import pandas as pd
 
     from nbmlops.store.monitoring import monitoring_store
@@ -101,7 +147,18 @@ def alert_rules(ref: str | None = None) -> pd.DataFrame:
 
 
 def remove_alert_rule(rule_id: str) -> None:
-    """Delete an alert rule (its past events stay)."""
+    """Delete an alert rule (its past events stay).
+
+    Parameters
+    ----------
+    rule_id : str
+        The rule's ``id``.
+
+    Raises
+    ------
+    AlertRuleNotFound
+        No rule has this id.
+    """
     from nbmlops.store.monitoring import monitoring_store
 
     monitoring_store().remove_rule(rule_id)
@@ -179,7 +236,26 @@ def _evaluate(rule: dict[str, Any], report: MonitoringReport, now: float) -> dic
 
 
 def check_alerts(ref: str | None = None) -> list[dict[str, Any]]:
-    """Evaluate the alert rules (of one model, or all) now; return the events that fired."""
+    """Evaluate the alert rules (of one model, or all) now; return the events that fired.
+
+    A rule whose model or alias no longer exists is skipped with a warning; the others
+    are still evaluated.
+
+    Parameters
+    ----------
+    ref : str, optional
+        Only rules of this model.
+
+    Returns
+    -------
+    list of dict
+        The events that fired in this check (a rule fires once per breach).
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    """
     from nbmlops.monitoring.report import monitor
     from nbmlops.store.monitoring import monitoring_store
 
@@ -202,8 +278,24 @@ def check_alerts(ref: str | None = None) -> list[dict[str, Any]]:
 
 
 def alerts(ref: str | None = None) -> pd.DataFrame:
-    """Return every stored alert event (of one model): time, model, version, rule, value,
-    threshold, pipeline_run (the first run started), status, cleared."""
+    """Return every stored alert event (of one model).
+
+    Parameters
+    ----------
+    ref : str, optional
+        Only events of this model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        time, model, version, rule, value, threshold, pipeline_run (the first run started),
+        status, cleared, rule_id, event_id.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    """
     import pandas as pd
 
     from nbmlops.store.monitoring import monitoring_store

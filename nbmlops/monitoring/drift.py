@@ -246,10 +246,40 @@ def drift(reference: Any, current: pd.DataFrame, *, alpha: float = 0.05,
           categorical_floor: float = 0.1, psi_threshold: float = 0.25) -> DriftReport:
     """Return the DriftReport of ``current`` against ``reference`` (DataFrame or reference).
 
-    ``tests`` overrides the test per column (``{"age": "psi"}``) or for all (``"psi"``):
-    numeric ``ks`` (default), ``psi``, ``wasserstein``; categorical ``chi2`` (default), ``psi``.
     A ``psi`` test (no p-value) drifts at ``psi_threshold``, a ``wasserstein`` one at
     ``numeric_floor``; every threshold is stored in ``DriftReport.thresholds``.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame or DriftReference
+        The data the model was trained on, or its :func:`drift_reference`.
+    current : pandas.DataFrame
+        The data to compare.
+    alpha : float
+        Significance level of the per-column tests, between 0 and 1.
+    tests : str or dict, optional
+        The test for every column (``"psi"``) or per column (``{"age": "psi"}``): numeric
+        ``ks`` (default), ``psi``, ``wasserstein``; categorical ``chi2`` (default), ``psi``.
+    correction : str
+        Multiple-testing correction: ``"bh"`` (Benjamini-Hochberg), ``"bonferroni"`` or
+        ``"none"``.
+    min_rows : int
+        Below this many current rows a column is "not enough data".
+    numeric_floor, categorical_floor : float
+        Effect sizes below which a significant test is not called drift.
+    psi_threshold : float
+        PSI at which a ``psi`` test drifts.
+
+    Returns
+    -------
+    DriftReport
+        One row per column (statistic, p-value, effect, verdict), the thresholds used and
+        histograms for plotting.
+
+    Raises
+    ------
+    ValidationError
+        ``current`` is not a DataFrame, or an argument is out of range.
     """
     import pandas as pd
 

@@ -160,8 +160,25 @@ def drift_reference(data: Any, *, max_points: int | None = None,
                     name: str | None = None) -> DriftReference:
     """Return the drift reference of a DataFrame (or Series): what ``drift()`` compares with.
 
-    ``max_points`` bounds each numeric column to a quantile sketch of that many points
-    (default: keep every distinct value, so the KS statistic is exact).
+    Parameters
+    ----------
+    data : pandas.DataFrame or pandas.Series
+        The reference data, usually the training data.
+    max_points : int, optional
+        Bound each numeric column to a quantile sketch of that many points (default: keep
+        every distinct value, so the KS statistic is exact).
+    name : str, optional
+        A name shown in reports.
+
+    Returns
+    -------
+    DriftReference
+        Per-column statistics; JSON-able, and stored with ``log_dataset``/``%%track``.
+
+    Raises
+    ------
+    ValidationError
+        ``data`` is not a DataFrame or Series, or ``max_points`` is below 2.
     """
     import numpy as np
     import pandas as pd

@@ -264,11 +264,38 @@ def monitor(ref: str, *, window: str | float | None = None, start: Any = None,
             snapshot: bool = True, **drift_args: Any) -> MonitoringReport:
     """Return the monitoring report of ``ref`` (``name@alias``/``name/3``) from logged traffic.
 
-    The traffic is the last ``window`` (``"1h"``, seconds) or ``start``..``end`` (datetimes,
-    ISO strings or epoch seconds; default all). ``reference`` is ``"training"`` (the stored
-    reference of the training data), a DataFrame, ``drift_reference(df)`` or a dataset
-    fingerprint. ``drift_args`` go to :func:`nbmlops.drift` (alpha, min_rows, ...). The
-    report is stored as a snapshot for :func:`monitor_history` unless ``snapshot=False``.
+    Parameters
+    ----------
+    ref : str
+        The model version.
+    window : str or float, optional
+        The last ``"1h"`` (or seconds) of traffic; all of it by default.
+    start, end : optional
+        Datetimes, ISO strings or epoch seconds bounding the traffic instead of ``window``.
+    reference : object
+        ``"training"`` (the stored reference of the training data), a DataFrame,
+        ``drift_reference(df)`` or a dataset fingerprint.
+    since, window_s : float, optional
+        Older spellings of ``start`` and ``window``.
+    limit : int, optional
+        At most this many logged requests are read.
+    snapshot : bool
+        Store the report for :func:`monitor_history`.
+    **drift_args
+        Passed to :func:`nbmlops.drift` (``alpha``, ``min_rows``, ...).
+
+    Returns
+    -------
+    MonitoringReport
+        Traffic, latency, error rate, drift (input and prediction) and live accuracy.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    ValidationError
+        Both ``window`` and ``start``, ``start`` after ``end``, an unreadable time or window,
+        or a ``reference`` that is none of the accepted kinds.
     """
     from nbmlops.registry.versions import get_model_version
     from nbmlops.store.serving import serving_store
@@ -377,8 +404,28 @@ def _store_snapshot(report: MonitoringReport) -> None:
 
 
 def monitor_history(ref: str, *, bucket: str | float = "1h") -> pd.DataFrame:
-    """Return stored snapshots per time bucket: time, version, requests, rows, drift_share,
-    accuracy, latency_p95_ms, error_rate, drifted (the last snapshot of each bucket)."""
+    """Return stored monitoring snapshots per time bucket (the last snapshot of each).
+
+    Parameters
+    ----------
+    ref : str
+        The model, or one version of it (``name/3``, ``name@alias``).
+    bucket : str or float
+        The bucket width: ``"1h"``, ``"1d"`` or seconds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        time, version, requests, rows, drift_share, accuracy, latency_p95_ms, error_rate,
+        drifted (the drifting columns); empty when nothing was stored.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    ValidationError
+        ``bucket`` is not a window.
+    """
     import pandas as pd
 
     from nbmlops.store.monitoring import monitoring_store

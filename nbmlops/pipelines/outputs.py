@@ -59,6 +59,25 @@ def output(name: str, value: Any) -> Any:
     as ``${steps.STEP.outputs.NAME}`` and the caller as ``PipelineRun.outputs``. Numbers
     are also logged as metrics of that run (so ``nbmlops reproduce`` compares them).
     Outside any run the value is kept in memory, so the notebook still runs on its own.
+
+    Parameters
+    ----------
+    name : str
+        Letters, digits, ``_`` and ``-``, starting with a letter or ``_``.
+    value : object
+        A JSON-able value (NumPy and pandas scalars and arrays are converted).
+
+    Returns
+    -------
+    object
+        ``value``, as stored.
+
+    Raises
+    ------
+    InvalidNameError
+        ``name`` cannot be read back as ``${steps.S.outputs.NAME}``.
+    ValidationError
+        ``value`` is not JSON-able.
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidNameError("output", name, "use letters, digits, '_' and '-', starting "

@@ -88,6 +88,11 @@ def run_pipeline(
     tags
         Extra tags for the pipeline run (the scheduler tags its runs).
 
+    Returns
+    -------
+    PipelineRun
+        One StepOutcome per step (ran, cached, failed or skipped), ``outputs`` and ``ok``.
+
     Raises
     ------
     PipelineError

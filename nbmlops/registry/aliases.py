@@ -41,7 +41,35 @@ def model_aliases(name: str) -> dict[str, int]:
 
 def set_alias(name: str, alias: str, version: int | str, reason: str | None = None,
               *, force: bool = False) -> ModelVersion:
-    """Point ``name@alias`` at ``version`` (recorded in the audit log); return that version."""
+    """Point ``name@alias`` at ``version`` (recorded in the audit log); return that version.
+
+    Unlike :func:`promote` this is not gated on checks.
+
+    Parameters
+    ----------
+    name : str
+        The model name.
+    alias : str
+        The alias to set.
+    version : int or str
+        The version number.
+    reason : str, optional
+        Why; written in the audit log.
+    force : bool
+        Mark the audit entry as forced.
+
+    Returns
+    -------
+    ModelVersion
+        The version the alias now points at.
+
+    Raises
+    ------
+    InvalidNameError
+        ``alias`` breaks the naming rules.
+    ModelNotFound
+        No model, version or alias matches.
+    """
     validate_name(alias, "alias")
     mv = get_model_version(f"{name}/{version}")
     reg, _ = _registry()
@@ -50,7 +78,22 @@ def set_alias(name: str, alias: str, version: int | str, reason: str | None = No
 
 
 def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
-    """Remove ``name@alias`` (recorded in the audit log)."""
+    """Remove ``name@alias`` (recorded in the audit log).
+
+    Parameters
+    ----------
+    name : str
+        The model name.
+    alias : str
+        The alias to remove.
+    reason : str, optional
+        Why; written in the audit log.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    """
     reg, _ = _registry()
     reg.resolve_alias(name, alias)  # raises when the alias points nowhere
     reg.move_alias(name, alias, None, user=current_user(), reason=reason)
@@ -60,7 +103,32 @@ def promote(name: str, version: int | str, to_alias: str, *, force: bool = False
             reason: str | None = None) -> ModelVersion:
     """Move ``to_alias`` to ``version`` only if its most recent checks all passed.
 
-    ``force=True`` overrides the gate and needs a ``reason``, written in the audit log.
+    Parameters
+    ----------
+    name : str
+        The model name.
+    version : int or str
+        A version number, or an alias whose version is promoted.
+    to_alias : str
+        The alias to move, e.g. ``"production"``.
+    force : bool
+        Override the gate; needs a ``reason``.
+    reason : str, optional
+        Why; written in the audit log.
+
+    Returns
+    -------
+    ModelVersion
+        The promoted version, with its aliases.
+
+    Raises
+    ------
+    PromotionBlocked
+        The version was never checked, or its latest checks failed (``failed`` lists them).
+    ValidationError
+        ``force=True`` without a reason.
+    ModelNotFound
+        No model, version or alias matches.
     """
     mv = get_model_version(f"{name}/{version}" if str(version).isdigit() else f"{name}@{version}")
     reg, _ = _registry()
@@ -87,7 +155,23 @@ def promote(name: str, version: int | str, to_alias: str, *, force: bool = False
 
 
 def alias_history(name: str) -> pd.DataFrame:
-    """Return the append-only audit log of a model's aliases as a DataFrame."""
+    """Return the append-only audit log of a model's aliases as a DataFrame.
+
+    Parameters
+    ----------
+    name : str
+        The model name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns at (UTC), alias, from_version, to_version, user, reason, forced; oldest first.
+
+    Raises
+    ------
+    InvalidNameError
+        ``name`` breaks the naming rules.
+    """
     import pandas as pd
 
     validate_name(name, "model")

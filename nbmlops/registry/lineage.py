@@ -219,7 +219,25 @@ class Lineage:
 
 
 def lineage(ref: str) -> Lineage:
-    """Return the lineage graph of the model version ``ref`` (``name/3`` or ``name@alias``)."""
+    """Return the lineage graph of the model version ``ref`` (``name/3`` or ``name@alias``).
+
+    Parameters
+    ----------
+    ref : str
+        The model version.
+
+    Returns
+    -------
+    Lineage
+        Nodes (version, aliases, run, datasets, notebook, commit, environment, pipeline) and
+        edges; ``to_text()``, ``to_svg()``, ``to_png()`` and ``to_dict()`` render it. A run
+        deleted since registration is shown as missing.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    """
     from nbmlops.errors import RunNotFound
     from nbmlops.registry.versions import get_model_version
     from nbmlops.tracking.api import get_run

@@ -138,6 +138,11 @@ def register_model(
     description, tags
         Kept with the version.
 
+    Returns
+    -------
+    ModelVersion
+        The new version (its number is one more than the latest).
+
     Raises
     ------
     RunNotFound, ArtifactNotFound, InvalidNameError, UnsafeModelError
@@ -196,7 +201,25 @@ def resolve_version(ref: str | ModelRef) -> tuple[str, int]:
 
 
 def get_model_version(ref: str | ModelRef) -> ModelVersion:
-    """Return the ModelVersion a reference (``name/3``, ``name@alias``, ``name``) points at."""
+    """Return the ModelVersion a reference (``name/3``, ``name@alias``, ``name``) points at.
+
+    Parameters
+    ----------
+    ref : str or ModelRef
+        ``name/3``, ``name@alias``, or ``name`` for the latest version.
+
+    Returns
+    -------
+    ModelVersion
+        The version, with its signature, metrics and aliases.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    ValidationError
+        ``ref`` is not written like a model reference.
+    """
     name, version = resolve_version(ref)
     reg, _ = _registry()
     return _to_version(reg.get_version(name, version), reg.aliases(name))
@@ -205,8 +228,27 @@ def get_model_version(ref: str | ModelRef) -> ModelVersion:
 def load_model(ref: str | ModelRef, **options: Any) -> Any:
     """Return the fitted model object of a version (hash-verified, safe format).
 
-    ``trusted=[...]`` trusts extra skops types; ``unsafe_pickle=True`` is needed for pickles.
-    Raises ArtifactIntegrityError when the stored bytes no longer match their sha256.
+    Parameters
+    ----------
+    ref : str or ModelRef
+        ``name/3``, ``name@alias`` or ``name``.
+    **options
+        ``trusted=[...]`` trusts extra skops types; ``unsafe_pickle=True`` is needed for
+        pickles.
+
+    Returns
+    -------
+    object
+        The model, as it was logged.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    ArtifactIntegrityError
+        The stored bytes no longer match their sha256.
+    UnsafeModelError
+        Loading needs types that are not trusted, or a pickle without ``unsafe_pickle``.
     """
     from nbmlops.flavors.base import get_flavor
 
@@ -229,7 +271,18 @@ def latest_checks(ref: str | ModelRef) -> list[dict[str, Any]]:
 
 
 def list_models() -> pd.DataFrame:
-    """Return a DataFrame of registered models: name, latest_version, versions, aliases."""
+    """Return a DataFrame of registered models: name, latest_version, versions, aliases.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model, with its description and creation time; empty when none.
+
+    Raises
+    ------
+    StoreUnavailableError
+        The store cannot be opened or written.
+    """
     import pandas as pd
 
     reg, _ = _registry()
@@ -243,7 +296,26 @@ def list_models() -> pd.DataFrame:
 
 
 def list_versions(name: str) -> pd.DataFrame:
-    """Return a DataFrame of a model's versions, newest first, with aliases and metrics."""
+    """Return a DataFrame of a model's versions, newest first, with aliases and metrics.
+
+    Parameters
+    ----------
+    name : str
+        The model name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per version: aliases, run, flavor, unsafe pickle, check status, creation,
+        and ``metrics.<key>`` columns.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    InvalidNameError
+        ``name`` breaks the naming rules.
+    """
     import pandas as pd
 
     validate_name(name, "model")
@@ -276,7 +348,27 @@ def _check_status(reg: RegistryStore, mv: ModelVersion) -> str:
 
 
 def compare_versions(name: str, v1: int | str, v2: int | str) -> pd.DataFrame:
-    """Return params, metrics and data fingerprints of two versions side by side."""
+    """Return params, metrics and data fingerprints of two versions side by side.
+
+    Parameters
+    ----------
+    name : str
+        The model name.
+    v1, v2 : int or str
+        Version numbers or aliases.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns kind, key, one per version, and differs.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    RunNotFound
+        A version's run no longer exists.
+    """
     import pandas as pd
 
     from nbmlops.tracking.api import get_run

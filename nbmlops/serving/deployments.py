@@ -372,6 +372,40 @@ def deploy(ref: str, port: int | None = None, host: str = "127.0.0.1", workers: 
 
     The deployment (reference, resolved version, URL, pid, start time, status) is
     recorded in the store; ``nbmlops deployments list`` and ``%deploy --list`` show it.
+
+    Parameters
+    ----------
+    ref : str
+        ``name@alias`` (the server follows the alias) or ``name/3``.
+    port : int, optional
+        A free port is picked by default.
+    host : str
+        The address to bind; anything but loopback needs a token.
+    workers : int
+        Worker processes.
+    runtime : str
+        ``"auto"``, ``"onnx"`` or ``"sklearn"``.
+    token : str, optional
+        The bearer token clients must send.
+    name : str, optional
+        The deployment name; ``<model>-<port>`` by default.
+    timeout : float
+        Seconds to wait for the server to be ready.
+
+    Returns
+    -------
+    Deployment
+        The running deployment: ``url``, ``predict()``, ``health()``, ``stop()``.
+
+    Raises
+    ------
+    ModelNotFound
+        No model, version or alias matches.
+    DeployError
+        The port is taken, a non-loopback host has no token, or the server did not
+        become ready (it is stopped and recorded as failed).
+    InvalidNameError
+        ``name`` breaks the naming rules.
     """
     from nbmlops.config import resolve_settings
     from nbmlops.registry.versions import get_model_version

@@ -45,6 +45,38 @@ def start_run(
 
     Use it as a context manager: the run ends FINISHED, or FAILED with the traceback
     if the block raises (the exception still propagates).
+
+    Parameters
+    ----------
+    name : str, optional
+        The run name; ``run-<id prefix>`` by default.
+    experiment : str
+        The experiment it belongs to.
+    params, tags : dict, optional
+        Logged at once.
+    parent : str or Run, optional
+        The parent run; the active run (or ``NBMLOPS_PARENT_RUN_ID``) by default.
+    source, notebook_path, execution_count : optional
+        The code and where it ran (``%%track`` fills them in).
+    capture : bool
+        Record the environment, git commit and notebook path.
+    settings : Settings, optional
+        Which store; found from the working directory by default.
+
+    Returns
+    -------
+    Run
+        The new run.
+
+    Raises
+    ------
+    InvalidNameError
+        ``name``, ``experiment`` or a param/tag key breaks the naming rules (nothing is
+        left running).
+    RunNotFound
+        ``parent`` names no run.
+    StoreUnavailableError
+        The store cannot be opened or written.
     """
     validate_name(experiment, "experiment")
     if name is not None:
@@ -112,12 +144,31 @@ def _capture(store: Any, notebook_path: str | None) -> dict[str, Any]:
 
 
 def active_run() -> Run | None:
-    """Return the innermost active run, or None."""
+    """Return the innermost active run, or None.
+
+    Returns
+    -------
+    Run or None
+        The run opened last by ``start_run``/``%%track`` and not ended yet.
+    """
     return active.current()
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
-    """End the active run with ``status`` (FINISHED by default)."""
+    """End the active run with ``status`` (FINISHED by default).
+
+    Parameters
+    ----------
+    status : RunStatus or str
+        ``FINISHED``, ``FAILED`` or ``KILLED``.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    ValidationError
+        ``status`` is not a run status.
+    """
     run = active.current()
     if run is None:
         raise ValidationError("there is no active run to end; start one with start_run()")
@@ -134,52 +185,238 @@ def _require_active() -> Run:
 
 
 def log_param(key: str, value: Any) -> None:
-    """Log a param on the active run."""
+    """Log a param on the active run.
+
+    Parameters
+    ----------
+    key : str
+        The param name.
+    value : object
+        A JSON-able value.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    InvalidNameError
+        ``key`` breaks the naming rules.
+    ConflictError
+        ``key`` was already logged on this run with another value.
+    """
     _require_active().log_param(key, value)
 
 
 def log_params(params: dict[str, Any]) -> None:
-    """Log params on the active run."""
+    """Log params on the active run.
+
+    Parameters
+    ----------
+    params : dict of str to object
+        Param names and JSON-able values.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    InvalidNameError
+        A key breaks the naming rules.
+    ConflictError
+        A key was already logged on this run with another value.
+    """
     _require_active().log_params(params)
 
 
 def log_metric(key: str, value: Any, step: int | None = None) -> None:
-    """Queue a metric value on the active run (cheap; flushed in batches)."""
+    """Queue a metric value on the active run (cheap; flushed in batches).
+
+    Parameters
+    ----------
+    key : str
+        The metric name.
+    value : float
+        A finite number.
+    step : int, optional
+        The training step; the point's position in the metric history otherwise.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    InvalidNameError
+        ``key`` breaks the naming rules.
+    ValidationError
+        ``value`` is not a finite number or ``step`` is not an int.
+    """
     _require_active().log_metric(key, value, step)
 
 
 def log_metrics(metrics: dict[str, Any], step: int | None = None) -> None:
-    """Queue several metric values on the active run."""
+    """Queue several metric values on the active run.
+
+    Parameters
+    ----------
+    metrics : dict of str to float
+        Metric names and values, as for :func:`log_metric`.
+    step : int, optional
+        The training step of every value.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    InvalidNameError
+        A key breaks the naming rules.
+    ValidationError
+        A value is not a finite number or ``step`` is not an int.
+    """
     _require_active().log_metrics(metrics, step)
 
 
 def set_tag(key: str, value: Any) -> None:
-    """Set a tag on the active run."""
+    """Set a tag on the active run.
+
+    Parameters
+    ----------
+    key : str
+        The tag name.
+    value : object
+        The tag value, stored as text.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    InvalidNameError
+        ``key`` breaks the naming rules.
+    """
     _require_active().set_tag(key, value)
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    """Set tags on the active run."""
+    """Set tags on the active run.
+
+    Parameters
+    ----------
+    tags : dict of str to object
+        Tag names and values, stored as text.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    InvalidNameError
+        A key breaks the naming rules.
+    """
     _require_active().set_tags(tags)
 
 
 def log_artifact(obj: Any, name: str | None = None) -> list[ArtifactInfo]:
-    """Store an artifact (file, folder, text, bytes, figure, DataFrame) on the active run."""
+    """Store an artifact (file, folder, text, bytes, figure, DataFrame) on the active run.
+
+    Parameters
+    ----------
+    obj : object
+        A path (file or folder), ``str``, ``bytes``, a matplotlib figure, a DataFrame or a
+        JSON-able value.
+    name : str, optional
+        The artifact name; taken from the file name (or the object's kind) by default.
+
+    Returns
+    -------
+    list of ArtifactInfo
+        One entry per stored blob (several for a folder): name, sha256, size, media type.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    InvalidNameError
+        An artifact name breaks the naming rules.
+    StoreUnavailableError
+        The store cannot be opened or written.
+    """
     return _require_active().log_artifact(obj, name)
 
 
 def log_model(model: Any, name: str = "model", **options: Any) -> ArtifactInfo:
-    """Save a model safely on the active run; return its artifact."""
+    """Save a model safely on the active run; return its artifact.
+
+    Parameters
+    ----------
+    model : object
+        A fitted model (scikit-learn estimators are saved with skops).
+    name : str
+        The artifact name.
+    **options
+        ``input_example`` (rows kept with the model and used for its signature),
+        ``trusted`` (extra skops types), ``unsafe_pickle=True`` (allow pickle).
+
+    Returns
+    -------
+    ArtifactInfo
+        The stored model artifact.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    UnsafeModelError
+        The model can only be saved with pickle and ``unsafe_pickle`` is not set.
+    InvalidNameError
+        ``name`` breaks the naming rules.
+    """
     return _require_active().log_model(model, name, **options)
 
 
 def log_dataset(data: Any, name: str, *, role: str = "input") -> DatasetInfo:
-    """Fingerprint a dataset and link it to the active run."""
+    """Fingerprint a dataset and link it to the active run.
+
+    Parameters
+    ----------
+    data : object
+        A DataFrame, Series, NumPy array or file path.
+    name : str
+        The dataset's name in the run.
+    role : str
+        ``"input"`` (default) or ``"output"``.
+
+    Returns
+    -------
+    DatasetInfo
+        The fingerprint, shape, columns and statistics that were stored.
+
+    Raises
+    ------
+    ValidationError
+        There is no active run (start one with ``start_run`` or ``%%track``).
+    ValidationError
+        ``role`` is neither ``"input"`` nor ``"output"``, or ``data`` cannot be fingerprinted.
+    """
     return _require_active().log_dataset(data, name, role=role)
 
 
 def get_run(run_id: str, *, settings: Settings | None = None) -> Run:
-    """Return the run with this id (raises RunNotFound)."""
+    """Return the run with this id.
+
+    Parameters
+    ----------
+    run_id : str
+        The full run id (``nbmlops.resolve_run`` also takes a prefix or ``"last"``).
+    settings : Settings, optional
+        Which store; found from the working directory by default.
+
+    Returns
+    -------
+    Run
+        The run, with its params, metrics, artifacts and provenance.
+
+    Raises
+    ------
+    RunNotFound
+        No run has this id.
+    StoreUnavailableError
+        The store cannot be opened or written.
+    """
     if not isinstance(run_id, str) or not run_id:
         raise RunNotFound(run_id)
     store, artifacts = _stores(settings)
@@ -188,7 +425,25 @@ def get_run(run_id: str, *, settings: Settings | None = None) -> Run:
 
 
 def last_run(*, settings: Settings | None = None) -> Run:
-    """Return the most recently started top-level run."""
+    """Return the most recently started top-level run.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Which store; found from the working directory by default.
+
+    Returns
+    -------
+    Run
+        The newest run that is not nested in another.
+
+    Raises
+    ------
+    RunNotFound
+        The store holds no run yet.
+    StoreUnavailableError
+        The store cannot be opened or written.
+    """
     store, artifacts = _stores(settings)
     found = store.search_runs(max_results=1)
     if not found:
@@ -205,6 +460,13 @@ def resolve_run(ref: str | Run | None = "last", *, settings: Settings | None = N
         A Run (returned as is); a full run id; a prefix of one (at least 6 hexadecimal
         characters, matching exactly one run, nested runs included); or ``"last"``/None,
         the active run if one is open, else the most recently started top-level run.
+    settings : Settings, optional
+        Which store; found from the working directory by default.
+
+    Returns
+    -------
+    Run
+        The run.
 
     Raises
     ------
@@ -251,11 +513,35 @@ def runs(
     page_token: str | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """Return a DataFrame of runs: run_id, name, status, start_time, duration, params.*, metrics.*.
+    """Return a DataFrame of runs: run_id, name, status, start_time, duration, params, metrics.
 
-    ``filter`` is evaluated in SQL, e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
-    With ``page_token`` (the previous frame's ``attrs["next_page_token"]``) the next
-    ``max_results`` runs are returned, through the same paging as :func:`runs_page`.
+    Parameters
+    ----------
+    experiment : str, optional
+        Only runs of this experiment.
+    filter : str, optional
+        Evaluated in SQL, e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
+    order_by : str or list of str, optional
+        e.g. ``"metrics.acc DESC"``; newest first otherwise.
+    max_results : int, optional
+        At most this many runs.
+    page_token : str, optional
+        The previous frame's ``attrs["next_page_token"]``: the next ``max_results`` runs are
+        returned, through the same paging as :func:`runs_page`.
+    settings : Settings, optional
+        Which store; found from the working directory by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, with ``params.<key>`` and ``metrics.<key>`` columns.
+
+    Raises
+    ------
+    FilterError
+        The filter does not parse or names an unknown column.
+    ValidationError
+        ``max_results`` is not a non-negative int, or ``page_token`` is malformed.
     """
     from nbmlops.tracking.paging import MAX_PAGE_SIZE, runs_page
     from nbmlops.tracking.query import runs_frame

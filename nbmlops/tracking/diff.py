@@ -160,6 +160,18 @@ def diff_runs(a: str | Run, b: str | Run, *, settings: Settings | None = None) -
     ``data`` lists input datasets whose fingerprints differ with their shape and column
     changes; ``environment`` lists packages added, removed and changed.
 
+    Parameters
+    ----------
+    a, b : str or Run
+        The two runs (ids or Run objects); ``a`` is the baseline.
+    settings : Settings, optional
+        Which store; found from the working directory by default.
+
+    Returns
+    -------
+    RunDiff
+        The differences; it renders as HTML in a notebook and ``to_dict()`` is JSON-able.
+
     Raises
     ------
     RunNotFound

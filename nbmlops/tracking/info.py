@@ -54,6 +54,11 @@ def store_info(*, settings: Settings | None = None) -> StoreInfo:
     -------
     StoreInfo
         URLs (passwords redacted), schema version, row counts and the database size.
+
+    Raises
+    ------
+    StoreUnavailableError
+        The store cannot be opened or written.
     """
     from nbmlops.config import resolve_settings
     from nbmlops.store import open_store

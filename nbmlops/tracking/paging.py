@@ -186,7 +186,23 @@ def runs_page(
 
 
 def experiments(*, settings: Settings | None = None) -> list[str]:
-    """Return the names of the store's experiments, sorted."""
+    """Return the names of the store's experiments, sorted.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Which store; found from the working directory by default.
+
+    Returns
+    -------
+    list of str
+        Every experiment that has at least one run.
+
+    Raises
+    ------
+    StoreUnavailableError
+        The store cannot be opened or written.
+    """
     from nbmlops.store import open_store
 
     store, _ = open_store(settings)
