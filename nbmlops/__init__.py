@@ -191,7 +191,13 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the nbmlops magics (``%load_ext nbmlops``)."""
+    """Register the nbmlops magics (``%load_ext nbmlops``).
+
+    Parameters
+    ----------
+    ipython : InteractiveShell
+        The shell to register ``%%track``, ``%runs``, ``%register``... on.
+    """
     from nbmlops.magics import register
 
     register(ipython)
