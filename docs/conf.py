@@ -1,6 +1,8 @@
-"""Sphinx configuration: myst pages, myst-nb for the example notebooks, references
-generated from the code (autodoc, sphinx-click, the magics' own help, OpenAPI, the
-configuration table)."""
+"""Sphinx configuration: myst pages, myst-nb notebooks, references generated from the code.
+
+The references come from autodoc, sphinx-click, the magics' own help, the OpenAPI
+document and the configuration table.
+"""
 
 from __future__ import annotations
 

@@ -51,6 +51,7 @@ class MagicsDirective(_Rst):
     """Render every magic's ``%magic?`` help."""
 
     def run(self) -> list[nodes.Node]:
+        """Return the help of every magic as literal blocks."""
         lines: list[str] = []
         for kind, name, doc in magic_entries():
             prefix = "%%" if kind == "cell" else "%"
@@ -65,6 +66,7 @@ class ConfigDirective(_Rst):
     """Render the NBMLOPS_* table."""
 
     def run(self) -> list[nodes.Node]:
+        """Return the table of NBMLOPS_* variables."""
         from nbmlops.envvars import VARIABLES
 
         lines = [".. list-table::", "   :header-rows: 1", "", "   * - variable",
@@ -79,6 +81,7 @@ class ApiDirective(_Rst):
     """Render autodoc entries for every name in ``nbmlops.__all__``, in that order."""
 
     def run(self) -> list[nodes.Node]:
+        """Return autodoc entries for every public name."""
         import nbmlops
 
         lines = [".. currentmodule:: nbmlops", ""]
@@ -97,6 +100,7 @@ class GuidesDirective(_Rst):
     """A toctree of the top-level user-guide pages (new pages join without an edit)."""
 
     def run(self) -> list[nodes.Node]:
+        """Return a toctree of the user-guide pages."""
         docs = Path(self.env.srcdir)
         pages = sorted(p.stem for p in docs.glob("*.md") if p.stem not in PLACED)
         lines = [".. toctree::", "   :maxdepth: 1", "", *[f"   /{p}" for p in pages]]

@@ -32,9 +32,11 @@ class LazyGroup(click.Group):
     """A click group whose sub-commands are imported only when invoked or listed."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the command names, without importing their modules."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Return the command ``name``, importing its module now (None if unknown)."""
         target = COMMANDS.get(name)
         if target is None:
             return None

@@ -28,7 +28,7 @@ def _emit(frame: pd.DataFrame, fmt: str, empty: str) -> None:
 
 @click.group("models")
 def models() -> None:
-    """Registered models: versions, aliases, checks, cards and lineage."""
+    """Manage registered models: versions, aliases, checks, cards and lineage."""
 
 
 @models.command("list")

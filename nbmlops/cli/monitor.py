@@ -19,6 +19,7 @@ class DefaultGroup(click.Group):
     """A group that runs ``show`` when the first argument is not a sub-command."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Insert ``show`` when the first argument is not a sub-command."""
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["show", *args]
         return super().parse_args(ctx, args)

@@ -7,7 +7,7 @@ import click
 
 @click.group()
 def store() -> None:
-    """The metadata store: counts, size, schema version, upgrades."""
+    """Inspect and upgrade the metadata store: counts, size, schema version."""
 
 
 @store.command("info")

@@ -128,7 +128,6 @@ def export_mlflow(to: str, *, experiment: str | None = None,
     MissingDependencyError
         mlflow is not installed.
     """
-
     ml = client(to)
     with mlflow_errors(to):
         return _export(ml, to, experiment, models)

@@ -171,7 +171,6 @@ def import_mlflow(source: str, *, experiment: str | None = None,
     ValidationError
         The named experiment does not exist in MLflow.
     """
-
     ml = client(source)
     with mlflow_errors(source):
         return _import(ml, source, experiment, models)

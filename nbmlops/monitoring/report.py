@@ -63,8 +63,11 @@ class MonitoringReport:
         return None if self.drift_report is None else self.drift_report.table
 
     def metric(self, name: str) -> float | None:
-        """Return an alertable metric: drift_share, accuracy, latency_p95_ms, error_rate,
-        or ``drift:<column>`` (the column's effect size when it drifts, else 0)."""
+        """Return an alertable metric's value, or None when it cannot be computed.
+
+        ``name`` is drift_share, accuracy, latency_p95_ms, error_rate, or
+        ``drift:<column>`` (the column's effect size when it drifts, else 0).
+        """
         if name.startswith("drift:"):
             if self.drift_report is None:
                 return None

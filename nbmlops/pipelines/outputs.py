@@ -113,8 +113,11 @@ def record_output(pstore: Any, run_id: str, name: str, value: Any) -> None:
 
 
 def record_outputs(pstore: Any, run_id: str, entries: list[tuple[str, Any, float]]) -> None:
-    """Store ``(name, value, time)`` outputs on a run in call order (a later value of a name
-    replaces an earlier one), each number also as a metric row of that run."""
+    """Store ``(name, value, time)`` outputs on a run in call order.
+
+    A later value of a name replaces an earlier one; each number is also stored as a
+    metric row of that run.
+    """
     if not entries:
         return
     pstore.set_outputs(run_id, {name: value for name, value, _ in entries})

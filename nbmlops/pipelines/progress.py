@@ -22,19 +22,19 @@ class BaseProgress:
         """Pipeline execution begins."""
 
     def step_started(self, step: str, reason: str, attempt: int) -> None:
-        """A step was handed to the executor (``attempt`` counts from 1)."""
+        """Show that a step was handed to the executor (``attempt`` counts from 1)."""
 
     def cell(self, step: str, number: int, total: int) -> None:
-        """A step finished cell ``number`` of ``total`` (local executor only)."""
+        """Show that a step finished cell ``number`` of ``total`` (local executor only)."""
 
     def retrying(self, step: str, attempt: int, ename: str, evalue: str) -> None:
         """Attempt ``attempt`` of a step failed and it will run again."""
 
     def step_done(self, outcome: StepOutcome) -> None:
-        """A step reached its final status."""
+        """Show that a step reached its final status."""
 
     def finish(self, result: PipelineRun) -> None:
-        """The pipeline ended."""
+        """Show that the pipeline ended."""
 
 
 class TerminalProgress(BaseProgress):

@@ -27,15 +27,19 @@ class AssertToCheck(ast.NodeTransformer):
     """Rewrite ``assert test, msg`` outside functions into a recorded check."""
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        """Leave functions defined in the cell as they are."""
         return node  # asserts inside functions are the user's own logic
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        """Leave async functions defined in the cell as they are."""
         return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        """Leave classes defined in the cell as they are."""
         return node
 
     def visit_Assert(self, node: ast.Assert) -> ast.AST:
+        """Turn a top-level ``assert`` into a recorded check."""
         msg: ast.expr = ast.Constant(None)
         if node.msg is not None:
             msg = ast.Lambda(args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],

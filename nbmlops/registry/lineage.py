@@ -26,7 +26,7 @@ def _short(label: str) -> str:
 
 @dataclass(frozen=True)
 class LineageNode:
-    """One thing in the graph: ``kind`` is model_version, run, dataset, notebook, commit…"""
+    """One thing in the graph, of a ``kind``: model_version, run, dataset, notebook, commit."""
 
     id: str
     kind: str

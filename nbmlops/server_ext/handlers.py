@@ -389,8 +389,11 @@ def _models() -> list[dict[str, Any]]:
 
 
 class ModelHandler(NbmlopsHandler):
-    """``GET models/{name}``: versions, aliases (with the version a rollback returns to),
-    the latest version's card, the checks of every version and the alias audit log."""
+    """``GET models/{name}``: one model's versions, aliases, card, checks and audit log.
+
+    Each alias carries the version a rollback returns to; the card is the latest
+    version's.
+    """
 
     @tornado.web.authenticated
     async def get(self, name: str) -> None:

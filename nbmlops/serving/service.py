@@ -233,8 +233,9 @@ class ModelService:
                 log.warning("could not check %s: %s", self.ref, exc)
 
     def convert_pending(self) -> int | None:
-        """Fork the ONNX conversion of the current version if due; later versions (the alias
-        moved) are converted by a separate process. Returns the pid of the forked child.
+        """Fork the ONNX conversion of the current version if due; return the child's pid.
+
+        Later versions (the alias moved) are converted by a separate process.
 
         Call before the server starts threads (the child is forked).
         """

@@ -1,6 +1,8 @@
-"""The base of every panel: a VBox with a Refresh button, an inline message line, an
-optional refresh timer on the kernel's event loop, and a ``text/html`` snapshot in its
-mimebundle (what papermill output, nbconvert, GitHub and untrusted notebooks show).
+"""The base of every panel: a VBox with a Refresh button and an inline message line.
+
+It also has an optional refresh timer on the kernel's event loop, and a ``text/html``
+snapshot in its mimebundle (what papermill output, nbconvert, GitHub and untrusted
+notebooks show).
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ class AutoRefresh:
 
 
 class Panel(AutoRefresh, w.VBox):  # type: ignore[misc]  # ipywidgets ships no type information
-    """A dashboard panel: subclasses build their controls in ``_build`` and fill them in
-    ``_load``; ``refresh()`` re-queries the core API and shows any error inline.
+    """A dashboard panel that re-queries the core API on ``refresh()``.
+
+    Subclasses build their controls in ``_build`` and fill them in ``_load``; an error
+    is shown inline.
     """
 
     title = "Panel"

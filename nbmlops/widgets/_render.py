@@ -235,8 +235,10 @@ def _missing(v: Any) -> bool:
 
 
 def comparison_table(comp: pd.DataFrame) -> str:
-    """Return the comparison frame as HTML: differing params highlighted, best metric bold
-    (the highest, or the lowest for losses and errors)."""
+    """Return the comparison frame as HTML: differing params highlighted, best metric bold.
+
+    The best metric is the highest, or the lowest for losses and errors.
+    """
     runs = [c for c in comp.columns if c != "differs"]
     rows, marked = [], []
     for i, (key, rec) in enumerate(comp.iterrows()):

@@ -18,8 +18,10 @@ LIMIT = 20
 
 
 class PipelinesPanel(Panel):
-    """Recent pipeline executions (``.runs``); pick one in ``.pipeline_run`` to see its steps
-    (ran / cached / failed / skipped, why, how long) with links to the executed notebooks.
+    """Recent pipeline executions (``.runs``) and the steps of the one picked.
+
+    Pick one in ``.pipeline_run`` to see its steps (ran / cached / failed / skipped, why,
+    how long) with links to the executed notebooks.
     """
 
     title = "Pipelines"

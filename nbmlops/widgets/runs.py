@@ -384,8 +384,11 @@ class RunsPanel(Panel):
             self.guard(self._draw_parallel)
 
     def _draw_parallel(self) -> None:
-        """Draw the plot (only when its tab is shown or a snapshot is taken: it is the
-        slowest part of a refresh)."""
+        """Draw the plot.
+
+        Only when its tab is shown or a snapshot is taken: it is the slowest part of a
+        refresh.
+        """
         self._parallel_stale = False
         params, metric = list(self.parallel_params.value), self.parallel_metric.value
         data = b""
