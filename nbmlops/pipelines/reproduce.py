@@ -277,7 +277,7 @@ def _rerun_session(original: Any, session: dict[str, Any]) -> Reproduction:
     for cell in replay[:-1]:  # an interactive session's failed cells did not stop it either
         cell.metadata["tags"] = ["raises-exception"]
     nbformat.write(new_notebook(cells=replay), str(notebook))
-    error = _execute(new.id, notebook, {}, cwd)
+    error = _execute(new.id, notebook, {}, cwd, only_last_cell=True)
     new.end("FAILED" if error else "FINISHED", error)
     papermill = session.get("papermill")
     how = f", papermill parameters {papermill}" if papermill is not None else ""
@@ -300,7 +300,13 @@ def _source_change(original: Any, notebook: Path) -> list[str]:
             "recorded"]
 
 
-def _execute(run_id: str, notebook: Path, params: dict[str, Any], cwd: Path) -> str | None:
+def _execute(run_id: str, notebook: Path, params: dict[str, Any], cwd: Path, *,
+             only_last_cell: bool = False) -> str | None:
+    """Execute ``notebook`` in a fresh kernel; return what failed, or None.
+
+    With ``only_last_cell``, errors of earlier cells (a replayed session's failed cells,
+    tagged ``raises-exception``) do not count: only the run's own, last, cell does.
+    """
     from nbmlops.config import resolve_settings
     from nbmlops.pipelines.executors import StepTask, execute_step
 
@@ -316,9 +322,23 @@ def _execute(run_id: str, notebook: Path, params: dict[str, Any], cwd: Path) -> 
         kernel, python = "python3", sys.executable
     result = execute_step(StepTask("reproduce", str(notebook), str(out), params, str(cwd), env,
                                    kernel, None, python))
-    if result.ok:
+    if result.ok or (only_last_cell and not result.timed_out and not _last_cell_failed(out)):
         return None
     return f"cell {result.cell_index}: {result.ename}: {result.evalue} (see {out})"
+
+
+def _last_cell_failed(executed: Path) -> bool:
+    """Return whether the last code cell of an executed notebook has an error output."""
+    import json
+
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return True
+    code = [c for c in cells if c.get("cell_type") == "code"]
+    outputs = code[-1].get("outputs", []) if code else []
+    return not code or any(o.get("output_type") == "error" for o in outputs) or \
+        code[-1].get("execution_count") is None
 
 
 def environment_changes(original: Any) -> list[str]:

@@ -23,6 +23,7 @@ CELLS = [
     "rng = np.random.default_rng(0)\nX = rng.normal(size=(80, 3))\n"
     "y = X @ [1.0, -2.0, 0.5] + rng.normal(scale=0.1, size=80)",
     "X = X * 2  # state the notebook file would not show if this cell were deleted",
+    "undefined_name  # failed in the session (raises-exception): the replay goes on",
     "%%track ridge --params alpha --metrics score  # a comment\n"
     "model = Ridge(alpha=alpha).fit(X, y)\nscore = model.score(X, y)",
     "import nbmlops\nfor k in (1, 2):\n"
@@ -38,13 +39,15 @@ def test_papermill_runs_replay_from_the_kernel_history(tmp_path: Path) -> None:
 
     nb = new_notebook(cells=[new_code_cell(c) for c in CELLS])
     nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.cells[4].metadata["tags"] = ["raises-exception"]
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
                                  "display_name": "Python 3"}
     source = tmp_path / "train.ipynb"
     nbformat.write(nb, str(source))
-    papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"),
-                               parameters={"alpha": 0.25}, kernel_name="python3",
-                               progress_bar=False, cwd=str(tmp_path))
+    with pytest.raises(papermill.PapermillExecutionError, match="undefined_name"):
+        papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"),
+                                   parameters={"alpha": 0.25}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(tmp_path))
     source.unlink()  # no notebook file is known any more: the history is all there is
     runs = nbmlops.runs(order_by="start_time ASC")
     assert runs["name"].tolist() == ["ridge", "sweep", "inner", "sweep", "inner"]
@@ -57,7 +60,7 @@ def test_papermill_runs_replay_from_the_kernel_history(tmp_path: Path) -> None:
     second = runs["run_id"].iloc[4]  # the second sweep's inner run
     res = CliRunner().invoke(cli, ["reproduce", second[:8]])
     assert res.exit_code == 0, res.output
-    assert "re-executed: the kernel history recorded with the run (7 cells" in res.output
+    assert "re-executed: the kernel history recorded with the run (8 cells" in res.output
     assert "match    m  recorded=" in res.output
     new = nbmlops.get_run(nbmlops.get_run(second).tags["nbmlops.reproduce.last"].split()[0])
     assert json.loads(new.load_artifact("reproduction.json"))["source"].startswith("the kernel")
