@@ -101,8 +101,10 @@ def execute_step(task: StepTask, execute: Execute | None = None,
         if timer is not None:
             timer.daemon = True
             timer.start()
+        # a notebook that names no kernel (task.python set) names no language either
+        language = {"language": "python"} if task.python else {}
         execute(task.notebook, task.output_path, parameters=task.parameters,
-                kernel_name=task.kernel, progress_bar=False, log_output=False,
+                kernel_name=task.kernel, progress_bar=False, log_output=False, **language,
                 **_engine_kwargs(task, token, started, on_cell))
         return StepResult(True, time.perf_counter() - t0)
     except BaseException as exc:  # noqa: B036 - a step failure of any kind is reported

@@ -104,6 +104,21 @@ def remove_assert_hook(shell: Any) -> None:
     shell.user_ns.pop(ASSERT_HOOK, None)
 
 
+def _names_kernel(notebook: Path) -> bool:
+    """Return whether a notebook names its kernel (nbformat- or jupytext-written ones may not).
+
+    papermill refuses one that does not ("No kernel name found"); such a notebook runs on
+    ``python3``, the current Python's ipykernel, as pipeline steps do.
+    """
+    import json
+
+    try:
+        meta = json.loads(notebook.read_text()).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return True  # let papermill report what is wrong with the file
+    return bool((meta.get("kernelspec") or {}).get("name"))
+
+
 def run_checks_notebook(ref: str, notebook: str | Path, *, output: str | Path | None = None,
                         parameters: dict[str, Any] | None = None,
                         timeout: int = 600) -> list[dict[str, Any]]:
@@ -141,7 +156,9 @@ def run_checks_notebook(ref: str, notebook: str | Path, *, output: str | Path | 
     try:
         os.environ.update(env)
         pm.execute_notebook(str(path), str(output), parameters=params, cwd=str(path.parent),
-                            progress_bar=False, execution_timeout=timeout)
+                            progress_bar=False, execution_timeout=timeout,
+                            **({} if _names_kernel(path) else
+                               {"kernel_name": "python3", "language": "python"}))
     except pm.PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
     finally:

@@ -22,14 +22,17 @@ def test_step_without_kernelspec_runs_on_the_current_python(tmp_path: Path) -> N
     deep = tmp_path / "a" / "rather" / "long" / "folder" / "of" / "notebooks"
     deep.mkdir(parents=True)
     _write(deep, "prep.ipynb", "n = 2",
-           "import sys, nbmlops\nnbmlops.output('python', sys.executable)")
+           "import sys, nbmlops\nnbmlops.output('python', sys.executable)\n"
+           "nbmlops.output('n', n)")
     _write(deep, "train.ipynb", "n = 2", "undefined_name_for_the_test + n")
-    (deep / "p.yaml").write_text("name: nokernel\nsteps:\n  prep: {notebook: prep.ipynb}\n"
+    (deep / "p.yaml").write_text("name: nokernel\nsteps:\n"
+                                 "  prep: {notebook: prep.ipynb, parameters: {n: 3}}\n"
                                  "  train: {notebook: train.ipynb, needs: [prep]}\n")
     result = nbmlops.run_pipeline(deep / "p.yaml", progress=False)
     prep, train = result.steps["prep"], result.steps["train"]
     assert prep.status == "ran", prep.reason
     assert prep.outputs["python"] == sys.executable
+    assert prep.outputs["n"] == 3  # papermill injected it: the language defaulted too
     tag = nbmlops.get_run(prep.run_id).tags["nbmlops.pipeline.kernel"]
     assert tag == f"python3 (the notebook names no kernel, so the current Python runs it: " \
                   f"{sys.executable})"
