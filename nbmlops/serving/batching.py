@@ -11,10 +11,11 @@ Two measured costs shape it (see ``benchmarks/bench_serving.py``):
   predicts 1 row or 32) runs in a helper thread, so the event loop keeps reading and
   validating the requests that will make up the next batch; a fast one (onnxruntime,
   ~0.1 ms) runs inline, where a thread hand-off would cost more than the call;
-* with a slow model, when a recent batch was larger than what has queued, the next
-  batch waits up to a tenth of a model call (at most ``max_wait``) for the clients
+* with a slow model, once a recent batch held several requests (concurrent clients),
+  the next batch waits a tenth of a model call (at most ``max_wait``) for the clients
   whose answers just went out to send their next request. Without it the clients
-  split into two groups that alternate, halving the batch size.
+  split into groups that alternate (3 + 1 at 4 clients), halving the batch size.
+  A single client never waits.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Outputs] = loop.create_future()
         self._pending.append((model, batch, proba, fut))
-        if self._waiter is not None and len(self._pending) >= self._peak - 0.5:
+        if self._waiter is not None and len(self._pending) >= self.max_rows:
             _wake(self._waiter)
         if not self._draining:
             self._draining = True
@@ -77,8 +78,7 @@ class MicroBatcher:
             await asyncio.sleep(0)  # requests parsed in this loop iteration join the batch
             while self._pending:
                 model = self._pending[0][0]
-                if self._slow(model) and len(self._pending) < min(self._peak - 0.5,
-                                                                  self.max_rows):
+                if self._slow(model) and self._peak > 1.5 and len(self._pending) < self.max_rows:
                     await self._gather(min(self.max_wait, self._cost[id(model.runtime)] / 10))
                 take, self._pending = (self._pending[:self.max_rows],
                                        self._pending[self.max_rows:])
