@@ -26,6 +26,9 @@ RUNTIME = click.Choice(["auto", "onnx", "sklearn"])
               help="Require 'Authorization: Bearer TOKEN' (health probes stay open).")
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=None,
               help="Reject larger request bodies with 413 (default 10 MiB).")
+@click.option("--max-rows", type=click.IntRange(min=1), default=None,
+              envvar="NBMLOPS_SERVE_MAX_ROWS", show_envvar=True,
+              help="Reject requests with more rows with 413 (default 100,000).")
 @click.option("--batching", type=click.Choice(["on", "off"]), default="on",
               show_default=True, help="Micro-batch concurrent single-row requests.")
 @click.option("--log-predictions/--no-log-predictions", default=True, show_default=True,
@@ -33,8 +36,8 @@ RUNTIME = click.Choice(["auto", "onnx", "sklearn"])
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0,
               show_default=True, help="Seconds between checks of the followed alias.")
 def serve(ref: str, host: str, port: int, workers: int | None, runtime: str, token: str | None,
-          max_body_bytes: int | None, batching: str, log_predictions: bool,
-          poll_interval: float) -> None:
+          max_body_bytes: int | None, max_rows: int | None, batching: str,
+          log_predictions: bool, poll_interval: float) -> None:
     """Serve REF (name@alias, name/version, or a folder from `nbmlops package`) in the foreground.
 
     Endpoints: POST /invocations (MLflow payloads), /v2/models/NAME/infer (KServe V2),
@@ -44,7 +47,7 @@ def serve(ref: str, host: str, port: int, workers: int | None, runtime: str, tok
 
     run(ref, host=host, port=port, workers=workers, runtime=runtime, token=token,
         max_body_bytes=max_body_bytes, batching=batching, log_predictions=log_predictions,
-        poll_interval=poll_interval)
+        poll_interval=poll_interval, max_rows=max_rows)
 
 
 @click.group("deployments")

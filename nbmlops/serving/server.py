@@ -128,7 +128,7 @@ def process_start_time() -> float:
 def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int | None = 1,
           runtime: str = "auto", token: str | None = None, max_body_bytes: int | None = None,
           batching: str = "on", log_predictions: bool = True, poll_interval: float = 1.0,
-          log_level: str = "info") -> None:
+          log_level: str = "info", max_rows: int | None = None) -> None:
     """Serve ``ref`` in the foreground until interrupted (SIGINT/SIGTERM stop it cleanly).
 
     ``workers=None`` runs one worker per available core. Workers are forked after the
@@ -149,7 +149,8 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int |
                           f"({MAX_WORKERS_PER_CORE} per CPU core here); got {workers}")
     options = ServeOptions(token=resolve_token(host, token),
                            max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY,
-                           batching=batching, log_predictions=log_predictions)
+                           batching=batching, log_predictions=log_predictions,
+                           **({"max_rows": max_rows} if max_rows else {}))
     sock = bind_socket(host, port)  # fail fast on a taken port, before loading the model
     started = time.time()
     app = build_app(ref, runtime=runtime, options=options, poll_interval=poll_interval)

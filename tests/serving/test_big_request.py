@@ -25,9 +25,9 @@ def test_health_answers_while_a_big_request_runs(tmp_path: Path,
     store.reset()
     register("churn", LogisticRegression(max_iter=500))
     store.reset()
-    monkeypatch.setenv("NBMLOPS_SERVE_MAX_ROWS", "1000000")
     port = free_port()
-    proc = start_serve(["churn@production", "--port", str(port), "--no-log-predictions"], home)
+    proc = start_serve(["churn@production", "--port", str(port), "--no-log-predictions",
+                        "--max-rows", "1000000"], home)
     url = f"http://127.0.0.1:{port}"
     n = 400_000
     row = b"[30, 50000.0, 3, 0.5],"
