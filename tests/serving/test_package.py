@@ -25,8 +25,9 @@ def test_package_folder_is_complete_and_serves_without_a_store(
     result = CliRunner().invoke(cli, ["package", "churn@production", "--out", str(out)])
     assert result.exit_code == 0, result.output
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == [".dockerignore", "Dockerfile", "README.md", "model/bundle.json",
-                     "model/model.skops", "requirements.txt"]
+    assert files == [".dockerignore", "Dockerfile", "README.md", "k8s/deployment.yaml",
+                     "k8s/inferenceservice.yaml", "model/bundle.json", "model/model.skops",
+                     "requirements.txt"]
     bundle = json.loads((out / "model" / "bundle.json").read_text())
     assert bundle["name"] == "churn" and bundle["version"] == 1
     assert bundle["meta"]["signature"]["columns"] == ["age", "income", "visits", "score"]

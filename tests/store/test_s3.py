@@ -56,6 +56,9 @@ def s3_env(s3_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> d
            "NBMLOPS_ARTIFACT_URL": f"s3://{bucket}/artifacts"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    import fsspec.config  # read from the environment once, at import: set it here too
+
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_server})
     boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
     from nbmlops.store import reset
 
