@@ -53,8 +53,8 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
-    from nbmlops.tracking.diff import RunDiff, diff_runs
     from nbmlops.tracking.bulk import log_runs
+    from nbmlops.tracking.diff import RunDiff, diff_runs
     from nbmlops.tracking.info import StoreInfo, store_info
     from nbmlops.tracking.paging import RunsPage, experiments, runs_page
     from nbmlops.tracking.run import Run
