@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +55,21 @@ def wait_until(condition: Callable[[], T], what: str, *, timeout: float = 60.0,
         if time.monotonic() > deadline:
             pytest.fail(f"waited {timeout:g}s for {what}")
         time.sleep(interval)
+
+
+async def await_until(condition: Callable[[], Awaitable[T]], what: str, *,
+                      timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Return the first truthy value of ``await condition()``: ``wait_until`` for coroutines."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g}s for {what}")
+        await asyncio.sleep(interval)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import nbmlops
 from nbmlops.errors import ModelNotFound, ValidationError
 from nbmlops.store.monitoring import monitoring_store
 from nbmlops.store.serving import serving_store
+from tests.conftest import wait_until
 
 
 @pytest.fixture()
@@ -178,10 +179,12 @@ def test_scheduler_daemon_evaluates_rules_and_runs_on_alert_schedules(
                              "--alert-interval", "1"], env=dict(os.environ),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 90
-        while nbmlops.alerts().empty or nbmlops.alerts()["status"].iloc[0] == "no pipeline":
-            assert proc.poll() is None and time.monotonic() < deadline, "no alert fired"
-            time.sleep(0.3)
+        def fired() -> bool:
+            assert proc.poll() is None, "the scheduler exited"
+            events = nbmlops.alerts()
+            return not events.empty and events["status"].iloc[0] != "no pipeline"
+
+        wait_until(fired, "the scheduler to fire the alert", timeout=90, interval=0.3)
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)

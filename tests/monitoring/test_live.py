@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import nbmlops
+from tests.conftest import wait_until
 from tests.monitoring.test_alerts import _write_pipeline
 from tests.serving.conftest import free_port, make_data, register, start_serve, stop, wait_http
 
@@ -118,10 +119,8 @@ def test_3_degraded_model_accuracy_rule_starts_a_real_pipeline(
         r = httpx.post(f"{live['url']}/feedback", timeout=30,
                        json={"request_id": rid, "label": [1 - p for p in preds]})
         assert r.status_code < 300, r.text
-    deadline = time.monotonic() + 30
-    while nbmlops.monitor("churn@production", snapshot=False).labelled_rows < 200:
-        assert time.monotonic() < deadline, "feedback not flushed to the store"
-        time.sleep(0.2)
+    wait_until(lambda: nbmlops.monitor("churn@production", snapshot=False).labelled_rows >= 200,
+               "feedback flushed to the store", timeout=30, interval=0.2)
     fired = [e for e in nbmlops.check_alerts() if e["rule_id"] == rule["id"]]
     assert len(fired) == 1 and fired[0]["value"] < 0.6
     [started] = fired[0]["pipeline_runs"]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.conftest import await_until
 from tests.server_ext.seed import Seeded, dump, seed
 
 API = ("nbmlops", "api")
@@ -332,8 +333,6 @@ async def test_pipeline_runs_with_steps(jp_fetch: Any, jp_root_dir: Path) -> Non
 # a notebook run as a pipeline step ---------------------------------------------------------
 @pytest.mark.kernel
 async def test_run_notebook_as_a_pipeline_step(jp_fetch: Any, jp_root_dir: Path) -> None:
-    import asyncio
-    import time
 
     import nbformat
 
@@ -348,11 +347,11 @@ async def test_run_notebook_as_a_pipeline_step(jp_fetch: Any, jp_root_dir: Path)
     assert r.code == 202
     job = json.loads(r.body)
     assert job["status"] == "running" and job["notebook"] == "work/hello world.ipynb"
-    deadline = time.monotonic() + 180
-    while job["status"] == "running":
-        assert time.monotonic() < deadline, job
-        await asyncio.sleep(0.2)
-        job = await fetch(jp_fetch, "pipelines", "steps", job["job_id"])
+    async def done() -> dict[str, Any] | None:
+        current = await fetch(jp_fetch, "pipelines", "steps", job["job_id"])
+        return None if current["status"] == "running" else current
+
+    job = await await_until(done, "the pipeline step job to finish", timeout=180)
     assert job["status"] == "finished", job
     assert job["steps"] == [{"step": "hello-world", "status": "ran", "reason": "forced (--force)"}]
     [pipe] = (await fetch(jp_fetch, "pipelines"))["pipelines"]

@@ -7,7 +7,6 @@ gated model): screenshots of each stage go to tests/_artifacts/sidebar-*.png.
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import nbformat
 import pytest
 
 from tests._jupyterlab import ARTIFACTS, Lab, chromium, jupyterlab, open_lab, require_browser
+from tests.conftest import wait_until
 from tests.server_ext.seed import seed
 
 TAB = '.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="nbmlops-sidebar"]'
@@ -201,10 +201,8 @@ def test_sidebar_in_jupyterlab(tmp_path: Path, nbmlops_home: Path) -> None:
         assert "ran" in step.inner_text().lower()
 
         # the panel comes back after a reload (layout restorer)
-        deadline = time.monotonic() + 60
-        while saved_left_panel(lab) != "nbmlops-sidebar":
-            assert time.monotonic() < deadline, "the workspace never saved the open sidebar"
-            time.sleep(0.3)
+        wait_until(lambda: saved_left_panel(lab) == "nbmlops-sidebar",
+                   "the workspace to save the open sidebar", timeout=60, interval=0.3)
         page.reload()
         page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=120_000)
         page.locator(SIDEBAR).locator(".nbmlops-run").first.wait_for(timeout=60_000)

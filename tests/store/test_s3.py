@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require
+from tests.conftest import require, wait_until
 
 BIG = 200 * 1024 * 1024
 
@@ -168,11 +168,12 @@ def test_a_killed_upload_leaves_no_blob_and_no_row(s3_env: dict[str, str],
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
     s3 = _s3(s3_env)
-    deadline = time.monotonic() + 120
-    while not s3.list_multipart_uploads(Bucket=s3_env["bucket"]).get("Uploads"):
+
+    def uploading() -> bool:
         assert proc.poll() is None, "the upload finished before it could be interrupted"
-        assert time.monotonic() < deadline, "no multipart upload started"
-        time.sleep(0.05)
+        return bool(s3.list_multipart_uploads(Bucket=s3_env["bucket"]).get("Uploads"))
+
+    wait_until(uploading, "a multipart upload to start", timeout=120)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     proc.stdout.close()
