@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,16 +11,7 @@ import pytest
 
 import nbmlops
 from nbmlops.widgets import DeploymentsPanel, MonitoringPanel
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> None:
-    """Poll ``check`` until it is true (fail after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.conftest import wait_until
 
 
 def test_no_deployments_yet() -> None:
