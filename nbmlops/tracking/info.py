@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from nbmlops.config import redact_urls
+
 if TYPE_CHECKING:
     from nbmlops.config import Settings
 
@@ -26,20 +28,6 @@ class StoreInfo:
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a JSON-able dict."""
         return asdict(self)
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with the password part of its credentials replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def store_info(*, settings: Settings | None = None) -> StoreInfo:
@@ -66,8 +54,8 @@ def store_info(*, settings: Settings | None = None) -> StoreInfo:
     settings = settings or resolve_settings()
     store, _ = open_store(settings)
     counts = store.count_rows()
-    return StoreInfo(store_url=redact_url(settings.store_url),
-                     artifact_url=redact_url(settings.artifact_url),
+    return StoreInfo(store_url=redact_urls(settings.store_url),
+                     artifact_url=redact_urls(settings.artifact_url),
                      schema_version=store.schema_version(), size_bytes=store.size_bytes(),
                      **counts)
 
@@ -122,4 +110,4 @@ def upgrade_store(*, settings: Settings | None = None) -> StoreUpgrade:
     if store.is_sqlite and before and before != after:
         path = backup_path(Path(store.url.split("sqlite:///", 1)[-1]), before)
         backup = str(path) if path.exists() else None
-    return StoreUpgrade(redact_url(settings.store_url), before, after, backup)
+    return StoreUpgrade(redact_urls(settings.store_url), before, after, backup)

@@ -129,7 +129,7 @@ def test_store_info_counts_without_reading_runs() -> None:
 
 
 def test_store_info_redacts_passwords() -> None:
-    from nbmlops.tracking.info import redact_url
+    from nbmlops.config import redact_urls as redact_url
 
     assert redact_url("postgresql+psycopg://u:secret@h:5432/db") == \
         "postgresql+psycopg://u:***@h:5432/db"
