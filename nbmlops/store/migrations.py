@@ -19,8 +19,17 @@ def _v1_run_order_indexes(conn: Connection) -> None:
                          "ON runs (experiment_id, start_time, id)")
 
 
+def _v2_covering_value_indexes(conn: Connection) -> None:
+    """Version 2 -> 3: (key, value, run_id) indexes, so a filter's run set is index-only."""
+    for table in ("params", "latest_metrics"):
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS ix_{table}_key_value")
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_{table}_key_value_run "
+                             f"ON {table} (key, value, run_id)")
+
+
 #: MIGRATIONS[n] upgrades a store from schema version n to n + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_run_order_indexes}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_run_order_indexes,
+                                                        2: _v2_covering_value_indexes}
 
 
 def stored_version(conn: Connection) -> int | None:

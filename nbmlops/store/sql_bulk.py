@@ -35,6 +35,11 @@ class BulkMixin(RunsMixin):
             for lo in range(0, len(runs), chunk):
                 part = list(zip(ids[lo:lo + chunk], runs[lo:lo + chunk], strict=True))
                 self._insert_part(conn, exp_id, part, pid, now)
+        if not self.is_sqlite and len(runs) >= 1000:
+            # PostgreSQL plans a filter from table statistics; autovacuum refreshes them
+            # only a while later, and until then it walks every run (seconds at 100k).
+            with self._write() as conn:
+                conn.exec_driver_sql("ANALYZE runs, params, latest_metrics")
         return ids
 
     def _insert_part(self, conn: Any, exp_id: int, part: list[tuple[str, BulkRun]],

@@ -17,7 +17,13 @@ from nbmlops.errors import (
     RunNotFound,
 )
 from nbmlops.store import schema as s
-from nbmlops.store.filters import compile_filter, compile_order_by, parse_filter
+from nbmlops.store.filters import (
+    Node,
+    compile_filter,
+    compile_order_by,
+    has_value_comparison,
+    parse_filter,
+)
 from nbmlops.store.sqlbase import HOST, SqlBase, _dt
 
 
@@ -123,18 +129,25 @@ class RunsMixin(SqlBase):
             raw = conn.execute(select(s.runs.c.provenance).where(s.runs.c.id == run_id)).scalar()
         return json.loads(raw) if raw else {}
 
-    def _where(self, query: Any, experiment: str | None, filter: str | None,
-               *, membership: bool = False) -> Any:
-        if experiment is not None:
-            query = query.where(s.experiments.c.name == experiment)
+    def _where(self, query: Any, experiment: str | None, filter: str | None) -> Any:
         if filter is not None and not isinstance(filter, str):
             raise FilterError(repr(filter), "a filter is a string such as "
                               "\"metrics.acc > 0.9 and params.model = 'rf'\"")
-        if filter and filter.strip():
-            node = parse_filter(filter)
-            query = query.where(compile_filter(filter, node, self._key_probe,
-                                               membership=membership))
+        node = parse_filter(filter) if filter and filter.strip() else None
+        if experiment is not None:
+            query = query.where(self._in_experiment(experiment, node))
+        if node is not None:
+            query = query.where(compile_filter(filter or "", node, self._key_probe))
         return query
+
+    def _in_experiment(self, experiment: str, node: Node | None) -> Any:
+        if node is None or not has_value_comparison(node):
+            return s.experiments.c.name == experiment  # read in (experiment, start) order
+        # The filter's sets of matching runs are what the database should read first;
+        # ``+ 0`` keeps SQLite (no statistics by default) from walking every run of
+        # the experiment in index order and probing those sets for each one instead.
+        exp_id = select(s.experiments.c.id).where(s.experiments.c.name == experiment)
+        return (s.runs.c.experiment_id + 0) == exp_id.scalar_subquery()
 
     def _search_query(self, query: Any, experiment: str | None, filter: str | None,
                       order_by: Sequence[str] | None, max_results: int | None,
@@ -156,7 +169,7 @@ class RunsMixin(SqlBase):
         query = self._where(
             select(func.count()).select_from(s.runs.join(
                 s.experiments, s.experiments.c.id == s.runs.c.experiment_id)),
-            experiment, filter, membership=True)
+            experiment, filter)
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
