@@ -29,6 +29,9 @@ from nbmlops.store.base import BaseStore
 from nbmlops.store.migrations import migrate
 
 HOST = socket.gethostname()
+#: seconds to wait for a database server to answer a new connection (libpq waits forever
+#: by default: an unreachable host would hang every call); a URL's own connect_timeout wins
+CONNECT_TIMEOUT = 10
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -57,7 +60,8 @@ class SqlBase(BaseStore):
     # connection plumbing ----------------------------------------------------
     def _make_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            return create_engine(url, pool_pre_ping=True, future=True)
+            args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT}
+            return create_engine(url, pool_pre_ping=True, future=True, connect_args=args)
         path = url.split("sqlite:///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:") and "?" not in path:
             url = self._prepare_file(Path(path))
@@ -132,6 +136,11 @@ class SqlBase(BaseStore):
             if "unable to open" in low:
                 raise StoreUnavailableError(self.shown_url, "the database file cannot be opened",
                                             "check that the folder exists and is writable") from exc
+            if isinstance(exc, sa_exc.OperationalError) and (
+                    "connection failed" in low or "timeout expired" in low):
+                raise StoreUnavailableError(
+                    self.shown_url, f"cannot connect ({msg.strip().splitlines()[0]})",
+                    "check the host, port, user and password of NBMLOPS_STORE_URL") from exc
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003":
                 raise ValidationError(f"a number given is out of range for the store "
                                       f"({msg.strip()})") from None  # PostgreSQL

@@ -449,7 +449,9 @@ class StoreContract:
         with store._write() as conn:
             conn.execute(update(s.meta).where(s.meta.c.key == "schema_version")
                          .values(value=str(s.SCHEMA_VERSION + 1)))
-        with pytest.raises(StoreError, match="newer nbmlops.*upgrade nbmlops"):
+        newer, ours = s.SCHEMA_VERSION + 1, s.SCHEMA_VERSION
+        with pytest.raises(StoreError, match=f"schema version {newer}, written by a newer "
+                           f"nbmlops; this nbmlops understands up to {ours}: upgrade nbmlops"):
             reopen()
         with store._read() as conn:  # refused without touching it
             assert migrations.stored_version(conn) == s.SCHEMA_VERSION + 1
