@@ -60,7 +60,16 @@ class ArtifactStore:
 
     def exists(self, sha256: str) -> bool:
         """Return whether a blob is stored."""
-        return bool(self.fs.exists(self.path_of(sha256)))
+        try:
+            return bool(self.fs.exists(self.path_of(sha256)))
+        except PermissionError as exc:  # an object store refusing these credentials
+            raise self._refused(exc) from exc
+
+    def _refused(self, exc: PermissionError) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            redact_urls(self.url), f"the object store refused access ({exc})",
+            "check its credentials (e.g. AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the "
+            "bucket's permissions")
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data`` once; return its (sha256, size)."""
@@ -122,9 +131,7 @@ class ArtifactStore:
             with self.fs.open(final, "wb") as out:
                 write(out)
         except PermissionError as exc:
-            raise StoreUnavailableError(
-                redact_urls(self.url), f"the object store refused the upload ({exc})",
-                "check the bucket's credentials and permissions") from exc
+            raise self._refused(exc) from exc
         except FileNotFoundError as exc:
             raise StoreUnavailableError(
                 redact_urls(self.url), f"the bucket or path does not exist ({exc})",

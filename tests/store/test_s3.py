@@ -196,3 +196,55 @@ def test_a_missing_bucket_is_one_clear_error(s3_env: dict[str, str],
         with pytest.raises(NbmlopsError, match="no-such-bucket-here"):
             nbmlops.log_artifact(b"data", name="d.bin")
     assert nbmlops.get_run(run.id).artifacts == []
+
+
+def test_wrong_credentials_are_one_clear_error(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that checks credentials (moto with IAM auth on) refuses unknown keys."""
+    require(__import__("importlib").util.find_spec("s3fs") is not None,
+            "s3fs is not installed (pip install 'nbmlops[s3]')")
+    import urllib.error
+    import urllib.request
+
+    import nbmlops
+    from nbmlops.errors import StoreUnavailableError
+    from nbmlops.store import reset
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def answers() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2)
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    try:
+        wait_until(answers, "moto server to answer")
+        endpoint = f"http://127.0.0.1:{port}"
+        for k, v in {"FSSPEC_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "nobody",
+                     "AWS_SECRET_ACCESS_KEY": "hunter2", "AWS_DEFAULT_REGION": "us-east-1",
+                     "NBMLOPS_ARTIFACT_URL": "s3://team-bucket/artifacts"}.items():
+            monkeypatch.setenv(k, v)
+        import fsspec.config
+
+        monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})
+        reset()
+        with nbmlops.start_run("m", capture=False) as run:
+            with pytest.raises(StoreUnavailableError) as info:
+                nbmlops.log_artifact(b"data", name="d.bin")
+        message = str(info.value)
+        assert "s3://team-bucket/artifacts" in message and "refused access" in message
+        assert "AWS_ACCESS_KEY_ID" in message and "hunter2" not in message
+        assert "\n" not in message
+        assert nbmlops.get_run(run.id).artifacts == []  # the metadata store is unchanged
+    finally:
+        server.terminate()
+        server.wait()
+        reset()
