@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nbmlops.errors import NbmlopsError
 from nbmlops.interop.mlflow_client import ML_TAG, all_runs, client, mlflow_errors
 from nbmlops.interop.report import TransferReport
 
@@ -50,14 +51,13 @@ def _import_run(ml: Any, mlrun: Any, experiment: str, report: TransferReport) ->
 
     store, artifacts = open_store()
     info, data = mlrun.info, mlrun.data
+    # read every metric history before writing, so a damaged run writes nothing
+    history = {key: ml.get_metric_history(info.run_id, key) for key in data.metrics}
     rec = store.create_run(_safe(experiment, "mlflow"),
                            _safe(info.run_name or info.run_id, "mlflow-run"))
     store.log_params(rec.id, {k: encode_param(k, v) for k, v in data.params.items()})
-    rows: list[tuple[str, str, float, int, float]] = []
-    for key in data.metrics:
-        rows.extend((rec.id, key, float(m.value), int(m.step), m.timestamp / 1000)
-                    for m in ml.get_metric_history(info.run_id, key))
-    store.log_metric_rows(rows)
+    store.log_metric_rows([(rec.id, key, float(m.value), int(m.step), m.timestamp / 1000)
+                           for key, points in history.items() for m in points])
     store.set_tags(rec.id, {**{k: v for k, v in data.tags.items()
                                if not k.startswith("mlflow.")}, ML_TAG: info.run_id})
     if not data.metrics:
@@ -143,6 +143,47 @@ def _model_artifact(run_id: str, source: str) -> str | None:
     return None
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _listed_runs(ml: Any, source: str, exp_id: str, report: TransferReport) -> list[Any]:
+    """Return the runs of an MLflow experiment, skipping (and reporting) damaged ones.
+
+    MLflow's own listing fails as a whole on one damaged run of a file store (its
+    ``meta.yaml`` unreadable); then each run folder is read on its own.
+    """
+    try:
+        return all_runs(ml, [exp_id])
+    except Exception as exc:  # whatever MLflow raises on a damaged run
+        folder = _file_store(source)
+        if folder is None or not (folder / exp_id).is_dir():
+            report.problems.append(f"MLflow experiment {exp_id}: its runs could not be "
+                                   f"listed and none were imported ({_first_line(exc)})")
+            return []
+    runs = []
+    for run_dir in sorted((folder / exp_id).iterdir()):
+        if not (run_dir.is_dir() and re.fullmatch(r"[0-9a-f]{32}", run_dir.name)):
+            continue
+        try:
+            runs.append(ml.get_run(run_dir.name))
+        except Exception as exc:  # as above, one run at a time
+            report.problems.append(f"MLflow run {run_dir.name} is damaged and was skipped "
+                                   f"({_first_line(exc)})")
+    return runs
+
+
+def _file_store(source: str) -> Path | None:
+    """Return the folder of an MLflow file store URI, or None for other stores."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    if source.startswith("file:"):
+        return Path(url2pathname(urlparse(source).path))
+    return Path(source) if "://" not in source and ":" not in source[:3] else None
+
+
 def import_mlflow(source: str, *, experiment: str | None = None,
                   models: bool = True) -> TransferReport:
     """Bring an MLflow history into the nbmlops store.
@@ -194,11 +235,19 @@ def _import(ml: Any, source: str, experiment: str | None, models: bool) -> Trans
     done = store.tag_index(ML_TAG)
     run_map = dict(done)
     for exp in exps:
-        for mlrun in all_runs(ml, [str(exp.experiment_id)]):
+        for mlrun in _listed_runs(ml, source, str(exp.experiment_id), report):
             if mlrun.info.run_id in done:
                 report.runs_skipped += 1
                 continue
-            run_map[mlrun.info.run_id] = _import_run(ml, mlrun, exp.name, report)
+            try:
+                run_map[mlrun.info.run_id] = _import_run(ml, mlrun, exp.name, report)
+            except NbmlopsError:
+                raise  # our own store failing is fatal; it was left as it was
+            except Exception as exc:  # MLflow reading a damaged run (bad
+                # YAML, a garbled metric file): raised before anything was written
+                report.problems.append(f"MLflow run {mlrun.info.run_id} is damaged and was "
+                                       f"skipped ({_first_line(exc)})")
+                continue
             report.runs_created += 1
     if models:
         _import_models(ml, run_map, report)

@@ -152,3 +152,32 @@ def test_cli_export_then_import_through_the_entry_point(mlflow_client: Any,
     bad = cli("import", "mlflow", "--from", uri, "--experiment", "missing")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_damaged_mlflow_runs_are_reported_not_fatal(mlflow_client: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file store with an unreadable meta.yaml and a garbled metric file: MLflow's own
+    listing fails on the first; both are skipped and named, the healthy run comes in."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    ml = mlflow_client(uri)
+    exp = ml.create_experiment("Damaged")
+    ids = []
+    for i in range(3):
+        run = ml.create_run(exp, run_name=f"r{i}")
+        ml.log_metric(run.info.run_id, "m", float(i))
+        ml.set_terminated(run.info.run_id)
+        ids.append(run.info.run_id)
+    folder = tmp_path / "mlruns" / exp
+    (folder / ids[1] / "meta.yaml").write_text("{{{ not yaml")
+    (folder / ids[2] / "metrics" / "m").write_text("garbage line\n")
+
+    report = nbmlops.import_mlflow(uri)
+    assert (report.runs_created, report.runs_skipped) == (1, 0), str(report)
+    for damaged in ids[1:]:
+        assert any(damaged in p and "damaged and was skipped" in p for p in report.problems)
+    frame = nbmlops.runs()
+    assert list(frame["name"]) == ["r0"] and list(frame["metrics.m"]) == [0.0]
+    again = nbmlops.import_mlflow(uri)  # still idempotent around the damaged runs
+    assert (again.runs_created, again.runs_skipped) == (0, 1)
+    assert len(nbmlops.runs()) == 1
