@@ -44,7 +44,8 @@ def test_upgrade_backs_up_a_version_1_store_and_keeps_everything(nbmlops_home: P
     out = cli("store", "upgrade")
     assert out.returncode == 0, out.stderr
     backup = nbmlops_home / "nbmlops.db.v1.backup"
-    assert f"upgraded schema version 1 -> {SCHEMA_VERSION}" in out.stdout and str(backup) in out.stdout
+    assert f"upgraded schema version 1 -> {SCHEMA_VERSION}" in out.stdout
+    assert str(backup) in out.stdout
     with sqlite3.connect(backup) as conn:  # the backup is the old store, whole
         assert conn.execute("SELECT value FROM nbmlops_meta").fetchone() == ("1",)
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (3,)
