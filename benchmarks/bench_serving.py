@@ -2,8 +2,10 @@
 
 Same model (RandomForest, 100 trees, 20 features), same moment, alternating runs:
 
-* **deploy → ready**: ``nbmlops.deploy()`` until it returns (the service answers),
-  first deploy of the Python process (starts the warm host) and later ones, against
+* **deploy → ready**: ``nbmlops.deploy()`` until it returns (the service answers): the
+  first deploy of a fresh Python process (a new kernel) with the warm host started
+  ``--think`` seconds before (as registering a model in a notebook does) and cold
+  (``NBMLOPS_PREWARM=0``), and later deploys (forked from the warm host), against
   ``mlflow models serve`` started until ``/ping`` answers; the phases nbmlops reports
   (start, load, ready) are printed too;
 * **throughput**: one-row MLflow ``dataframe_split`` payloads from ``wrk`` (a C load
@@ -116,19 +118,53 @@ def mlflow_cmd(uri: str, port: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- deploy time
-def deploy_times(uri: str, n: int, tmp: Path) -> dict[str, list[Any]]:
-    """Time nbmlops.deploy() (first of the process, then warm) and mlflow, alternating."""
+def first_deploy(home: Path, mode: str, think: float) -> tuple[float, dict[str, float]]:
+    """Time the first ``deploy()`` of a fresh Python process (as a notebook kernel would).
+
+    ``prewarm``: the warm host was started ``think`` seconds before, as registering a model
+    in a notebook does; ``cold``: nothing started before the deploy (``NBMLOPS_PREWARM=0``).
+    Both processes have used the store already (the model was just registered there).
+    """
+    env = {**os.environ, "NBMLOPS_HOME": str(home / ".nbmlops"),
+           "NBMLOPS_PREWARM": "1" if mode == "prewarm" else "0"}
+    out = subprocess.run([sys.executable, __file__, "--first-deploy-child", mode,
+                          "--think", str(think)], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    took, timings = json.loads(out.strip().splitlines()[-1])
+    return float(took), timings
+
+
+def first_deploy_child(mode: str, think: float) -> None:
+    """Body of first_deploy's process: print ``[seconds, phases]`` of its first deploy."""
+    import nbmlops
+    from nbmlops.serving.deployments import prestart_warm_host
+
+    nbmlops.get_model_version("forest/1")  # the kernel has used the store: registering did
+    if mode == "prewarm":
+        prestart_warm_host()  # what registering a model in a notebook does
+    time.sleep(think)  # the user reads the registration's output and writes %deploy
+    t = time.perf_counter()
+    dep = nbmlops.deploy("forest/1")
+    took = time.perf_counter() - t
+    dep.stop()
+    print(json.dumps([took, dep.timings]))
+
+
+def deploy_times(uri: str, n: int, tmp: Path, think: float) -> dict[str, list[Any]]:
+    """Time first deploys (prewarmed, cold), later deploys and mlflow, alternating."""
     import nbmlops
 
-    out: dict[str, list[Any]] = {"nbmlops first": [], "nbmlops warm": [], "mlflow": []}
-    for i in range(n + 1):
-        t = time.perf_counter()
-        dep = nbmlops.deploy("forest/1")
-        took = time.perf_counter() - t
-        out["nbmlops first" if i == 0 else "nbmlops warm"].append((took, dict(dep.timings)))
-        dep.stop()
-        if i == 0:
-            continue
+    out: dict[str, list[Any]] = {f"first, prewarmed {think:g}s before": [],
+                                 "first, cold": [], "later (warm host)": [], "mlflow": []}
+    for i in range(n):
+        out[f"first, prewarmed {think:g}s before"].append(first_deploy(tmp, "prewarm", think))
+        out["first, cold"].append(first_deploy(tmp, "cold", think))
+        for _ in range(2 if i == 0 else 1):  # the first one starts this process's host
+            t = time.perf_counter()
+            dep = nbmlops.deploy("forest/1")
+            took = time.perf_counter() - t
+            dep.stop()
+        out["later (warm host)"].append((took, dict(dep.timings)))
         port = free_port()
         t = time.perf_counter()
         proc = start(mlflow_cmd(uri, port), tmp / f"mlflow-{port}.log")
@@ -201,20 +237,22 @@ def report_deploy(times: dict[str, list[Any]]) -> None:
     import statistics
 
     base = statistics.median(t for t, _ in times["mlflow"])
-    print("\ndeploy -> ready (RandomForest 100 trees; median of the runs, seconds)\n")
+    print("\ndeploy -> ready (RandomForest 100 trees; median of the runs, seconds; "
+          f"load average {os.getloadavg()[0]:.1f})\n")
     for label, runs in times.items():
         med = statistics.median(t for t, _ in runs)
         phases = runs[-1][1]
         split = ", ".join(f"{k} {phases[k]:.2f}" for k in ("start", "load", "ready")
                           if k in phases)
-        print(f"{label:16} {med:7.2f} s  ({len(runs)} runs, x{base / med:5.1f} vs mlflow)"
+        print(f"{label:28} {med:7.2f} s  ({len(runs)} runs, x{base / med:5.1f} vs mlflow)"
               + (f"   last: {split}" if split else ""))
 
 
 def report_throughput(results: dict[str, dict[int, Any]]) -> None:
     """Print req/s and p50/p99 per server and client count, with ratios to MLflow."""
     base = results["mlflow models serve, 1 worker"]
-    print("\nthroughput, one-row dataframe_split, wrk (req/s; p50/p99 ms; x mlflow req/s)\n")
+    print("\nthroughput, one-row dataframe_split, wrk (req/s; p50/p99 ms; x mlflow req/s; "
+          f"load average {os.getloadavg()[0]:.1f})\n")
     print(f"{'server':32}" + "".join(f"{f'{c} clients':>28}" for c in CLIENTS))
     for label, by in results.items():
         cells = "".join(f"{by[c]['rps']:9.0f} {by[c]['p50']:6.1f}/{by[c]['p99']:<6.1f} "
@@ -229,14 +267,21 @@ def main() -> None:
     parser.add_argument("--deploys", type=int, default=3, help="warm deploys (and mlflow starts)")
     parser.add_argument("--skip-deploy", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--think", type=float, default=5.0,
+                        help="seconds between registering and the first deploy (prewarmed)")
+    parser.add_argument("--first-deploy-child", choices=["prewarm", "cold"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.first_deploy_child:
+        first_deploy_child(args.first_deploy_child, args.think)
+        return
     if not args.skip_throughput and shutil.which("wrk") is None:
         sys.exit("wrk is needed for the throughput part: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     try:
         uri, body = train(tmp)
         if not args.skip_deploy:
-            report_deploy(deploy_times(uri, args.deploys, tmp))
+            report_deploy(deploy_times(uri, args.deploys, tmp, args.think))
         if not args.skip_throughput:
             report_throughput(throughput(uri, body, args.seconds, tmp))
     finally:

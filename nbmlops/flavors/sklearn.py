@@ -10,7 +10,10 @@ unless the *loader* trusts it explicitly, with ``trusted=[...]`` or the comma-se
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import sys
 import zipfile
 from typing import Any
 
@@ -26,6 +29,56 @@ def extra_trusted() -> list[str]:
     """Return the types trusted through ``NBMLOPS_TRUSTED_TYPES``."""
     raw = os.environ.get(TRUSTED_ENV, "")
     return [t.strip() for t in raw.split(",") if t.strip()]
+
+
+def import_skops_lean() -> None:
+    """Import ``skops.io`` without its ``all_estimators()`` scan; for serving processes.
+
+    At import, skops builds its default trust list by calling scikit-learn's
+    ``all_estimators()``, which imports every scikit-learn module (datasets, the test
+    utilities, pytest, dask…): ~1 s of a server's start-up. nbmlops never relies on that
+    list: :meth:`SklearnFlavor.load` always passes the types it trusts by its own policy.
+    Importing with the scan skipped leaves skops' default list of estimators empty, so
+    skops trusts *fewer* types by default, never more. Not used in a user's kernel, where
+    code may call skops directly and expect its defaults.
+    """
+    if "skops.io" in sys.modules:
+        return
+    import sklearn.utils
+
+    scan = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []  # read once, at skops' import
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        sklearn.utils.all_estimators = scan
+
+
+def types_in(data: bytes) -> list[str]:
+    """Return the type names a skops file's schema mentions (read as JSON; nothing rebuilt).
+
+    Lets :meth:`SklearnFlavor.load` pass skops an explicit trusted list in one pass; a
+    type this misses is refused by skops and audited the slow way, so it cannot widen
+    trust. Returns an empty list for anything that is not a readable skops file.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            schema = json.loads(zf.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return []
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for mod, name in ((node.get("__module__"), node.get("__class__")),
+                              (node.get("module_path"), node.get("function"))):
+                if isinstance(mod, str) and isinstance(name, str):
+                    found.add(f"{mod}.{name}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found)
 
 
 def untrusted_types(data: bytes, trusted: list[str] | None = None) -> tuple[list[str], list[str]]:
@@ -108,13 +161,15 @@ class SklearnFlavor(BaseFlavor):
         trusted = list(options.get("trusted") or [])
         allowed = set(trusted) | set(extra_trusted())
         known = meta.get("skops_types")
-        if isinstance(known, list):
-            ok = [t for t in known if isinstance(t, str)
-                  and (t.startswith(TRUSTED_PREFIXES) or t in allowed)]
-            try:
-                return sio.loads(data, trusted=ok)
-            except UntrustedTypesFoundException:
-                pass  # audit the whole file below, to name what is refused
+        # the types the file names, filtered by the policy: rebuilt in one pass (skops
+        # still refuses any type not listed, so neither list can widen trust)
+        named = types_in(data) + (known if isinstance(known, list) else [])
+        ok = sorted({t for t in named if isinstance(t, str)
+                     and (t.startswith(TRUSTED_PREFIXES) or t in allowed)})
+        try:
+            return sio.loads(data, trusted=ok)
+        except UntrustedTypesFoundException:
+            pass  # audit the whole file below, to name what is refused
         asked, refused = untrusted_types(data, trusted)
         if refused:
             raise _refusal(refused, "load")

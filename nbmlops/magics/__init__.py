@@ -20,6 +20,7 @@ magic first runs.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 #: "module:Class" of every Magics class registered by ``%load_ext nbmlops``
@@ -43,3 +44,7 @@ def register(ipython: Any) -> None:
     from nbmlops.tracking.capture import warm_up
 
     warm_up()
+    if os.environ.get("NBMLOPS_PREWARM") == "load":  # the warm host, see serving.deployments
+        from nbmlops.serving.deployments import prestart_warm_host
+
+        prestart_warm_host()

@@ -167,6 +167,9 @@ def register_model(
         created_at=datetime.now(tz=timezone.utc).timestamp(), created_by=current_user(),
     )
     version = reg.create_version(name, row, description)
+    from nbmlops.serving.deployments import prewarm_on_register
+
+    prewarm_on_register()  # a deploy is likely next: pay the server's imports meanwhile
     return get_model_version(f"{name}/{version}")
 
 

@@ -21,6 +21,7 @@ from nbmlops._proc import pid_alive as _pid_alive
 from nbmlops.errors import DeployError
 from nbmlops.names import validate_name
 from nbmlops.serving.server import bind_socket, free_port, resolve_token
+from nbmlops.serving.warm import set_policy
 
 HOSTNAME = socket.gethostname()
 ACTIVE = ("starting", "running")
@@ -30,7 +31,10 @@ READY_TIMEOUT = 120.0
 _children: dict[int, subprocess.Popen[bytes]] = {}
 #: the warm host of this process (see nbmlops.serving.warm); NBMLOPS_WARM_HOST=0 disables it
 WARM_ENV = "NBMLOPS_WARM_HOST"
+#: when to start the warm host before the first deploy: 1 (a registration), load, 0 (never)
+PREWARM_ENV = "NBMLOPS_PREWARM"
 _warm: subprocess.Popen[bytes] | None = None
+_warm_ready = False
 _warm_lock = threading.Lock()
 _warm_registered = False
 
@@ -264,36 +268,77 @@ def launch_server(ref: str, *, host: str, port: int, workers: int, runtime: str,
                         token=token, log_path=log_path).pid
 
 
+def _warm_enabled() -> bool:
+    return hasattr(os, "fork") and os.environ.get(WARM_ENV, "1") != "0"
+
+
+def _start_warm_host(*, idle: bool) -> subprocess.Popen[bytes]:
+    """Return this process's warm host, starting it (without waiting) if there is none."""
+    global _warm, _warm_ready, _warm_registered
+    if _warm is not None and _warm.poll() is None:
+        return _warm
+    _stop_warm_host()
+    cmd = [sys.executable, "-m", "nbmlops.serving.warm"]
+    _warm = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    if idle:  # set here only (the host never changes its own policy): no race with deploy
+        set_policy(_warm.pid, idle=True)
+    _warm_ready = False
+    if not _warm_registered:
+        atexit.register(_stop_warm_host)
+        _warm_registered = True
+    return _warm
+
+
+def prestart_warm_host() -> bool:
+    """Start the warm host in the background, at idle priority; return whether one runs.
+
+    Called when a deploy becomes likely (a model registered in an interactive session,
+    or ``%load_ext nbmlops`` with ``NBMLOPS_PREWARM=load``), so the first deploy does not
+    pay the serving stack's imports. Returns at once; idempotent; does nothing when
+    ``NBMLOPS_PREWARM=0`` or ``NBMLOPS_WARM_HOST=0``. The host exits with this process.
+    """
+    if not _warm_enabled() or os.environ.get(PREWARM_ENV, "1") == "0":
+        return False
+    with _warm_lock:
+        _start_warm_host(idle=True)
+    return True
+
+
+def prewarm_on_register() -> None:
+    """Prestart the warm host after a registration, when this is an interactive session."""
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and ipython.get_ipython() is not None:
+        prestart_warm_host()
+
+
 def _warm_host() -> subprocess.Popen[bytes] | None:
-    """Return this process's warm host (started on first use), or None where there is none."""
-    global _warm, _warm_registered
-    if not hasattr(os, "fork") or os.environ.get(WARM_ENV, "1") == "0":
+    """Return this process's warm host, ready (started now if needed), or None if there is none."""
+    global _warm_ready
+    if not _warm_enabled():
         return None
     with _warm_lock:
-        if _warm is not None and _warm.poll() is None:
-            return _warm
-        _stop_warm_host()
-        proc = subprocess.Popen([sys.executable, "-m", "nbmlops.serving.warm"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = _start_warm_host(idle=False)
+        if _warm_ready:
+            return proc
+        set_policy(proc.pid, idle=False)  # started idle: now needed, it runs like the rest
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], READY_TIMEOUT)
         if not ready or proc.stdout.readline() != b"ready\n":
-            _close(proc)
+            _stop_warm_host()
             return None
-        if not _warm_registered:
-            atexit.register(_stop_warm_host)
-            _warm_registered = True
-        _warm = proc
+        _warm_ready = True
         return proc
 
 
 def _stop_warm_host() -> None:
     """Stop the warm host (servers it started keep running)."""
-    global _warm
+    global _warm, _warm_ready
     if _warm is not None:
+        if not _warm_ready:  # still importing: it would read its closed stdin only after
+            _warm.kill()
         _close(_warm)
-        _warm = None
+        _warm, _warm_ready = None, False
 
 
 def _close(proc: subprocess.Popen[bytes]) -> None:

@@ -132,3 +132,18 @@ def test_recorded_type_list_cannot_widen_trust(frame) -> None:
         with pytest.raises(UnsafeModelError, match=ADD_ONE.replace(".", r"\.")):
             flavor.load(data, forged)
     assert type(flavor.load(data, {}, trusted=[ADD_ONE]).steps[0][1]) is AddOne
+
+
+def test_types_in_reads_the_schema_without_rebuilding_anything() -> None:
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from nbmlops.flavors.sklearn import types_in
+
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit([[0.0], [1.0]], [0, 1])
+    names = types_in(sio.dumps(pipe))
+    assert {"sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler",
+            "sklearn.linear_model._logistic.LogisticRegression"} <= set(names)
+    assert types_in(b"not a zip") == [] and types_in(b"") == []
