@@ -350,7 +350,12 @@ export class MlopsSidebar extends Widget {
     if (models.length === 0) {
       setChildren(
         this.modelsBody,
-        h('div', { class: 'nbmlops-muted' }, 'No model registered yet: %register NAME --run last')
+        h(
+          'div',
+          { class: 'nbmlops-muted' },
+          'No model registered yet. In a notebook: ',
+          h('code', { class: 'nbmlops-nowrap' }, '%register NAME --run last')
+        )
       );
       return;
     }
