@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,15 +276,30 @@ async def _check_issued(pred: Predictor, model: str, ids: list[str]) -> None:
                            "response", status=404, code="NOT_FOUND")
 
 
+#: how long an id must be missing from the store before feedback calls it unknown: another
+#: worker of this server may have answered it and not flushed its log yet (every 0.5 s)
+SIBLING_FLUSH_WAIT = 3.0
+
+
 def _not_in_store(model: str, ids: list[str]) -> list[str]:
+    """Return the ids no stored prediction of ``model`` carries, after ``SIBLING_FLUSH_WAIT``.
+
+    Only the error path waits: ids this process answered are found in memory, ids a
+    sibling worker answered appear in the store within one flush of its log.
+    """
     from nbmlops.store.serving import serving_store
 
-    try:
-        known = serving_store().known_request_ids(model, ids)
-    except Exception as exc:  # the store is down: accept (the logger buffers) rather than lose
-        log.warning("cannot check feedback request ids against the store: %s", exc)
-        return []
-    return [i for i in ids if i not in known]
+    deadline = time.monotonic() + SIBLING_FLUSH_WAIT
+    while True:
+        try:
+            known = serving_store().known_request_ids(model, ids)
+        except Exception as exc:  # the store is down: accept (the logger buffers), not lose
+            log.warning("cannot check feedback request ids against the store: %s", exc)
+            return []
+        ids = [i for i in ids if i not in known]
+        if not ids or time.monotonic() >= deadline:
+            return ids
+        time.sleep(0.1)
 
 
 def _feedback_rows(body: Any) -> list[dict[str, Any]]:
