@@ -33,7 +33,7 @@ def test_the_docs_onnx_example_runs_as_written(iris: Any) -> None:
     text = DOCS.read_text()
     code = re.search(r"### ONNX\n\n```python\n(.*?)```", text, re.S)
     assert code is not None
-    scope: dict[str, Any] = {"nbmlops": nbmlops, "clf": clf, "X_train": X_train,
+    scope: dict[str, Any] = {"nbmlops": nbmlops, "model": clf, "X_train": X_train,
                              "X_test": X_test}
     exec(code.group(1), scope)
     got = nbmlops.load_model("churn-onnx/1").predict(X_test)
