@@ -146,8 +146,11 @@ class RunsMixin(SqlBase):
         # The filter's sets of matching runs are what the database should read first;
         # ``+ 0`` keeps SQLite (no statistics by default) from walking every run of
         # the experiment in index order and probing those sets for each one instead.
+        # PostgreSQL plans from its statistics: there, an expression's default estimate
+        # (0.5% of the runs) made it probe the sets once per run (100k runs: 180 ms).
         exp_id = select(s.experiments.c.id).where(s.experiments.c.name == experiment)
-        return (s.runs.c.experiment_id + 0) == exp_id.scalar_subquery()
+        column = s.runs.c.experiment_id + 0 if self.is_sqlite else s.runs.c.experiment_id
+        return column == exp_id.scalar_subquery()
 
     def _search_query(self, query: Any, experiment: str | None, filter: str | None,
                       order_by: Sequence[str] | None, max_results: int | None,
