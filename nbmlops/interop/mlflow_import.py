@@ -22,25 +22,58 @@ def _safe(name: str, default: str) -> str:
 
 
 def _store_artifacts(ml: Any, mlrun: str, run: Any, report: TransferReport) -> None:
-    from nbmlops.entities import ArtifactInfo
-
     with tempfile.TemporaryDirectory() as tmp:
         try:
             root = Path(ml.download_artifacts(mlrun, "", tmp))
         except Exception as exc:  # an unknown or unreachable artifact location
             report.problems.append(f"MLflow run {mlrun}: artifacts not imported ({exc})")
             return
-        models = {p.parent for p in root.rglob("MLmodel")}
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            name = path.relative_to(root).as_posix()
-            sha, size = run._artifacts.put_file(path)
-            media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            meta = None
-            if any(m in path.parents for m in models) and path.suffix in (".pkl", ".pickle"):
-                # an MLflow-pickled model: kept, marked unsafe, never loaded by nbmlops
-                meta = {"mlflow_model": True, "unsafe": True,
-                        "unsafe_reason": "pickled by MLflow; unpickling runs arbitrary code"}
-            run._store.add_artifact(run.id, ArtifactInfo(name, sha, size, media), meta)
+        _put_tree(root, run, "")
+
+
+def _put_tree(root: Path, run: Any, prefix: str) -> None:
+    """Store every file under ``root`` as an artifact of ``run`` named ``prefix`` + its path."""
+    from nbmlops.entities import ArtifactInfo
+
+    models = {p.parent for p in root.rglob("MLmodel")}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = prefix + path.relative_to(root).as_posix()
+        sha, size = run._artifacts.put_file(path)
+        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        meta = None
+        in_model = any(m in path.parents for m in models)
+        if in_model and path.suffix in (".pkl", ".pickle"):
+            # an MLflow-pickled model: kept, marked unsafe, never loaded by nbmlops
+            meta = {"mlflow_model": True, "unsafe": True,
+                    "unsafe_reason": "pickled by MLflow; unpickling runs arbitrary code"}
+        elif in_model and path.suffix == ".skops":  # MLflow 3's default for scikit-learn
+            meta = {"mlflow_model": True}  # safe: loaded by skops under the trust policy
+        run._store.add_artifact(run.id, ArtifactInfo(name, sha, size, media), meta)
+
+
+def _logged_model_folder(ml: Any, uri: str, source: str, run_id: str) -> str:
+    """Copy an MLflow 3 logged model (source ``models:/m-ID``) into the imported run.
+
+    MLflow 3 keeps a model logged with ``log_model(..., name=...)`` outside its run's
+    artifacts, so importing the run does not bring it: its files are stored under
+    ``mlflow-models/ID/`` of the run (once) and that folder is returned.
+    """
+    import mlflow.artifacts
+
+    from nbmlops.store import open_store
+    from nbmlops.tracking.run import Run
+
+    model_id = source[len("models:/"):].strip("/").split("/")[0]
+    folder = f"mlflow-models/{model_id}"
+    store, artifacts = open_store()
+    if any(a.name.startswith(folder + "/") for a in store.list_artifacts(run_id)):
+        return folder
+    location = ml.get_logged_model(model_id).artifact_location
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp,
+                                                        tracking_uri=uri))
+        _put_tree(root, Run(store.get_run(run_id), store, artifacts), folder + "/")
+    return folder
 
 
 def _import_run(ml: Any, mlrun: Any, experiment: str, report: TransferReport) -> str:
@@ -72,7 +105,8 @@ def _import_run(ml: Any, mlrun: Any, experiment: str, report: TransferReport) ->
     return str(rec.id)
 
 
-def _import_models(ml: Any, run_map: dict[str, str], report: TransferReport) -> None:
+def _import_models(ml: Any, uri: str, run_map: dict[str, str],
+                   report: TransferReport) -> None:
     import nbmlops
     from nbmlops.registry.aliases import model_aliases, set_alias
 
@@ -84,10 +118,24 @@ def _import_models(ml: Any, run_map: dict[str, str], report: TransferReport) -> 
                 report.versions_skipped += 1
                 continue
             ours = run_map.get(mv.run_id or "")
-            art = _model_artifact(ours, mv.source) if ours else None
+            if ours is None:
+                report.problems.append(f"{rm.name} v{mv.version}: its run "
+                                       f"({mv.run_id or 'none'}) was not imported; "
+                                       "version skipped")
+                continue
+            folder = _model_folder(mv.source)
+            if mv.source.startswith("models:/"):
+                try:
+                    folder = _logged_model_folder(ml, uri, mv.source, ours)
+                except Exception as exc:  # an unknown or unreachable artifact location
+                    report.problems.append(f"{rm.name} v{mv.version}: its logged model "
+                                           f"{mv.source} could not be read "
+                                           f"({_first_line(exc)}); version skipped")
+                    continue
+            art = _model_artifact(ours, folder)
             if art is None:
-                report.problems.append(f"{rm.name} v{mv.version}: its run or model file was "
-                                       "not imported; version skipped")
+                report.problems.append(f"{rm.name} v{mv.version}: no scikit-learn (skops) or "
+                                       f"pickled model under {mv.source}; version skipped")
                 continue
             nbmlops.register_model(rm.name, run=ours, model=art, description=mv.description,
                                    tags={"mlflow.version": str(mv.version)})
@@ -125,20 +173,23 @@ def _model_folder(source: str) -> str:
     return Path(source).name
 
 
-def _model_artifact(run_id: str, source: str) -> str | None:
-    """Return the imported run's pickled model under the version's folder, as a model."""
+def _model_artifact(run_id: str, folder: str) -> str | None:
+    """Return the imported run's pickled model under ``folder``, marked as a model."""
     import nbmlops
     from nbmlops.store import open_store
 
-    prefix = _model_folder(source) + "/"
+    prefix = folder + "/"
     store, _ = open_store()
     for info in nbmlops.get_run(run_id).artifacts:
-        if not (info.name.startswith(prefix) and info.name.endswith((".pkl", ".pickle"))):
+        flavor = ("sklearn" if info.name.endswith(".skops")
+                  else "pickle" if info.name.endswith((".pkl", ".pickle")) else None)
+        if not info.name.startswith(prefix) or flavor is None:
             continue
         _, meta = store.get_artifact(run_id, info.name)
         if meta.get("mlflow_model"):
-            # a registry entry needs a flavor: pickle, the explicit unsafe one
-            store.add_artifact(run_id, info, {**meta, "flavor": "pickle"})
+            # a registry entry needs a flavor: skops files are scikit-learn models (safe,
+            # loaded under the trust policy); pickles get the explicit unsafe one
+            store.add_artifact(run_id, info, {**meta, "flavor": flavor})
             return str(info.name)
     return None
 
@@ -250,5 +301,5 @@ def _import(ml: Any, source: str, experiment: str | None, models: bool) -> Trans
                 continue
             report.runs_created += 1
     if models:
-        _import_models(ml, run_map, report)
+        _import_models(ml, source, run_map, report)
     return report

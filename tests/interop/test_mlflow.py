@@ -181,3 +181,39 @@ def test_damaged_mlflow_runs_are_reported_not_fatal(mlflow_client: Any, tmp_path
     again = nbmlops.import_mlflow(uri)  # still idempotent around the damaged runs
     assert (again.runs_created, again.runs_skipped) == (0, 1)
     assert len(nbmlops.runs()) == 1
+
+
+def test_import_brings_mlflow_3_logged_models(mlflow_client: Any, uri: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow 3's usual path: log_model(name=...) keeps the model outside the run's
+    artifacts (version source ``models:/m-...``), saved with skops: the import copies it
+    into the run and registers it as a safe scikit-learn model."""
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 4})
+    model = LogisticRegression().fit(X, (X["a"] > 9).astype(int))
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is relative to the cwd
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        mlflow.set_experiment("m3")
+        with mlflow.start_run(run_name="fit") as mlrun:
+            mlflow.log_metric("acc", 0.95)
+            info = mlflow.sklearn.log_model(model, name="clf", registered_model_name="m3model")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    assert str(mlflow_client(uri, registry_uri=uri).get_model_version("m3model", "1")
+               .source).startswith("models:/")
+    report = nbmlops.import_mlflow(uri)
+    assert report.versions_created == 1, str(report)
+    mv = nbmlops.get_model_version("m3model/1")
+    assert not mv.unsafe and mv.flavor == "sklearn"
+    assert nbmlops.get_run(mv.run_id).tags["mlflow.run_id"] == mlrun.info.run_id
+    loaded = nbmlops.load_model("m3model/1")  # skops under the trust policy: no unpickling
+    assert (loaded.predict(X) == model.predict(X)).all()
+    assert mv.artifact_name.startswith(f"mlflow-models/{info.model_id}/")
+    again = nbmlops.import_mlflow(uri)
+    assert (again.versions_created, again.versions_skipped) == (0, 1)
