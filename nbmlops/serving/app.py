@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -114,6 +115,7 @@ def create_app(service: ModelService, options: ServeOptions | None = None, *,
                   description="Serves one registered model version with MLflow-compatible "
                               "/invocations and the Open Inference Protocol (KServe V2).")
     app.state.service, app.state.metrics, app.state.logger = service, metrics, logger
+    app.state.sibling_workers = False  # serve() sets it when it forks several workers
     metrics.set_model(name, service.current.version, service.current.runtime.name)
     _add_core_routes(app, service, metrics, pred, opts.max_body_bytes)
     _add_v2_routes(app, service, pred, opts.max_body_bytes)
@@ -162,7 +164,8 @@ def _add_core_routes(app: FastAPI, service: ModelService, metrics: ServingMetric
                                    "--no-log-predictions), so feedback has nothing to join; "
                                    "serve with prediction logging on", status=409,
                                    code="CONFLICT")
-            await _check_issued(pred, service.current.name, [r["request_id"] for r in rows])
+            await _check_issued(pred, service.current.name, [r["request_id"] for r in rows],
+                                siblings=app.state.sibling_workers)
         except PayloadError as exc:
             return error_response(exc)
         pred.logger.feedback(rows)
@@ -263,11 +266,23 @@ async def _json_body(request: Request, limit: int) -> Any:
     return parse_json(await read_body(request, limit))
 
 
-async def _check_issued(pred: Predictor, model: str, ids: list[str]) -> None:
-    """Raise 404 naming the request ids that no logged prediction of ``model`` carries."""
+async def _check_issued(pred: Predictor, model: str, ids: list[str], *,
+                        siblings: bool = False) -> None:
+    """Raise 404 naming the request ids that no logged prediction of ``model`` carries.
+
+    An id this process answered is found in memory, an older one in the store. With
+    ``siblings`` (other workers of this server), an id a sibling answered reaches the
+    store only at its log's next flush (every 0.5 s): server-issued ids (UUID4 hex) still
+    missing are looked up again, without holding a thread, for ``SIBLING_FLUSH_WAIT``
+    seconds before they are called unknown. Only that error path waits.
+    """
     unknown = list(dict.fromkeys(i for i in ids if i not in pred.recent))
-    if unknown:
+    deadline = time.monotonic() + (SIBLING_FLUSH_WAIT if siblings else 0.0)
+    while unknown:
         unknown = await asyncio.to_thread(_not_in_store, model, unknown)
+        if not any(SERVER_ISSUED.match(i) for i in unknown) or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.1)
     if unknown:
         shown = ", ".join(map(repr, unknown[:5])) + (f" and {len(unknown) - 5} more"
                                                      if len(unknown) > 5 else "")
@@ -276,30 +291,23 @@ async def _check_issued(pred: Predictor, model: str, ids: list[str]) -> None:
                            "response", status=404, code="NOT_FOUND")
 
 
-#: how long an id must be missing from the store before feedback calls it unknown: another
-#: worker of this server may have answered it and not flushed its log yet (every 0.5 s)
-SIBLING_FLUSH_WAIT = 3.0
+#: how long a server-issued id may be missing from the store before a server with several
+#: workers calls it unknown: two flushes of a sibling's prediction log
+SIBLING_FLUSH_WAIT = 1.5
+#: the form of the ids this server issues (request_id(): UUID4 hex)
+SERVER_ISSUED = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _not_in_store(model: str, ids: list[str]) -> list[str]:
-    """Return the ids no stored prediction of ``model`` carries, after ``SIBLING_FLUSH_WAIT``.
-
-    Only the error path waits: ids this process answered are found in memory, ids a
-    sibling worker answered appear in the store within one flush of its log.
-    """
+    """Return the ids no stored prediction of ``model`` carries (none when the store is down)."""
     from nbmlops.store.serving import serving_store
 
-    deadline = time.monotonic() + SIBLING_FLUSH_WAIT
-    while True:
-        try:
-            known = serving_store().known_request_ids(model, ids)
-        except Exception as exc:  # the store is down: accept (the logger buffers), not lose
-            log.warning("cannot check feedback request ids against the store: %s", exc)
-            return []
-        ids = [i for i in ids if i not in known]
-        if not ids or time.monotonic() >= deadline:
-            return ids
-        time.sleep(0.1)
+    try:
+        known = serving_store().known_request_ids(model, ids)
+    except Exception as exc:  # the store is down: accept (the logger buffers) rather than lose
+        log.warning("cannot check feedback request ids against the store: %s", exc)
+        return []
+    return [i for i in ids if i not in known]
 
 
 def _feedback_rows(body: Any) -> list[dict[str, Any]]:

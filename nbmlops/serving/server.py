@@ -156,6 +156,7 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int |
     _lean_imports()
     app = build_app(ref, runtime=runtime, options=options, poll_interval=poll_interval)
     service = app.state.service
+    app.state.sibling_workers = workers > 1  # feedback may name a sibling's prediction
     service.startup = {"start": round(started - t0, 3), **service.startup}
     loaded = time.time()
     service.convert_pending()
