@@ -34,8 +34,9 @@ def _columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     if unknown:
         raise ValidationError(
             f"log_runs does not know the column(s) {', '.join(map(repr, unknown))}; "
-            "use name, start_time, duration, params.<key> and metrics.<key> "
-            "(the shape nbmlops.runs() returns)")
+            "use name, start_time, duration, params.<key> and metrics.<key> (from a "
+            "frame of nbmlops.runs(), select those columns: its run ids, status and "
+            "provenance belong to the runs it lists, not to new ones)")
     return params, metrics
 
 
@@ -77,9 +78,10 @@ def log_runs(frame: pd.DataFrame, experiment: str = "default", *,
     Parameters
     ----------
     frame : pandas.DataFrame
-        One run per row, in the shape :func:`nbmlops.runs` returns: ``name``,
-        ``params.<key>`` and ``metrics.<key>`` columns (optionally ``start_time`` and
-        ``duration`` in seconds). Missing values are not stored.
+        One run per row, with columns named as :func:`nbmlops.runs` names them:
+        ``name``, ``params.<key>`` and ``metrics.<key>`` (optionally ``start_time`` and
+        ``duration`` in seconds). Any other column (``run_id``, ``status``, ... of a
+        ``runs()`` frame) is refused rather than dropped. Missing values are not stored.
     experiment : str
         The experiment the runs belong to.
     settings : Settings, optional

@@ -68,3 +68,13 @@ def test_bad_input_stores_nothing(frame: object, error: type[Exception], match: 
         nbmlops.log_runs(frame)  # type: ignore[arg-type]
     after = nbmlops.store_info()
     assert (after.runs, after.experiments) == (before.runs, before.experiments)
+
+
+def test_a_runs_frame_is_refused_naming_its_own_columns_then_its_selection_copies() -> None:
+    nbmlops.log_runs(_frame(2), experiment="src")
+    listed = nbmlops.runs(experiment="src")
+    with pytest.raises(ValidationError, match="'run_id'.*select those columns"):
+        nbmlops.log_runs(listed, experiment="copy")
+    keep = ["name", *[c for c in listed.columns if c.startswith(("params.", "metrics."))]]
+    ids = nbmlops.log_runs(listed[keep], experiment="copy")
+    assert len(ids) == 2 and len(nbmlops.runs(experiment="copy")) == 2
