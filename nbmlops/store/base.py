@@ -52,6 +52,13 @@ class BaseStore:
         """Return runs matching a filter expression, evaluated in the database."""
         raise NotImplementedError
 
+    def latest_run(self, parent_run_id: str | None) -> RunRecord | None:
+        """Return the most recently started run whose parent is ``parent_run_id``.
+
+        ``None`` asks for the newest top-level run (one without a parent).
+        """
+        raise NotImplementedError
+
     def reap_dead_runs(self) -> list[str]:
         """Mark RUNNING runs whose process is gone as KILLED; return their ids."""
         raise NotImplementedError

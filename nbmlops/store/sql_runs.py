@@ -217,6 +217,17 @@ class RunsMixin(SqlBase):
         with self._read() as conn:
             return [self._record(r) for r in conn.execute(query)]
 
+    def latest_run(self, parent_run_id: str | None) -> RunRecord | None:
+        """Return the most recently started run whose parent is ``parent_run_id`` (None: top)."""
+        self.reap_dead_runs()
+        parent = s.runs.c.parent_run_id
+        query = (self._runs_select()
+                 .where(parent.is_(None) if parent_run_id is None else parent == parent_run_id)
+                 .order_by(s.runs.c.start_time.desc(), s.runs.c.id.desc()).limit(1))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._record(row)
+
     def search_run_summaries(
         self,
         experiment: str | None = None,

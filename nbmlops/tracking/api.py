@@ -427,6 +427,11 @@ def get_run(run_id: str, *, settings: Settings | None = None) -> Run:
 def last_run(*, settings: Settings | None = None) -> Run:
     """Return the most recently started top-level run.
 
+    Top-level for this process: a run without a parent, or inside a pipeline step (where
+    the runner sets ``NBMLOPS_PARENT_RUN_ID``) a run directly under the step's run. Runs
+    nested deeper (a sweep's children under a ``%%track`` run) are never "last": their
+    parent is.
+
     Parameters
     ----------
     settings : Settings, optional
@@ -435,20 +440,22 @@ def last_run(*, settings: Settings | None = None) -> Run:
     Returns
     -------
     Run
-        The newest run that is not nested in another.
+        The newest run at this process's top level.
 
     Raises
     ------
     RunNotFound
-        The store holds no run yet.
+        The store holds no such run yet.
     StoreUnavailableError
         The store cannot be opened or written.
     """
+    from nbmlops.tracking.run import env_parent_run
+
     store, artifacts = _stores(settings)
-    found = store.search_runs(max_results=1)
-    if not found:
+    found = store.latest_run(env_parent_run())
+    if found is None:
         raise RunNotFound("last", "no runs recorded yet")
-    return Run(found[0], store, artifacts)
+    return Run(found, store, artifacts)
 
 
 def resolve_run(ref: str | Run | None = "last", *, settings: Settings | None = None) -> Run:

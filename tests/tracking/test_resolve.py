@@ -31,9 +31,10 @@ def test_full_id_prefix_last_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
     _ids(monkeypatch, "abcdef01" + "0" * 24, "abcdef02" + "0" * 24, "1234567890" + "0" * 22)
     with nbmlops.start_run("a") as a:
         pass
-    with nbmlops.start_run("b"):
+    with nbmlops.start_run("b") as b:
         with nbmlops.start_run("child") as child:  # nested in b
             assert nbmlops.resolve_run("last").id == child.id  # the active run
+    assert nbmlops.last_run().id == b.id  # the newest top-level run, not its child
     assert nbmlops.resolve_run(a.id).id == a.id
     assert nbmlops.resolve_run("ABCDEF01").id == a.id  # case-insensitive prefix
     assert nbmlops.resolve_run("123456").id == child.id  # nested runs too
@@ -79,3 +80,20 @@ def test_cli_magic_and_registry_accept_a_prefix(
     assert main(["runs", "show", target[:7], "--format", "json"]) in (0, None)
     assert target in capsys.readouterr().out
     assert nbmlops.diff_runs(target[:6], "last").b_name == "later"
+
+
+def test_last_inside_a_pipeline_step_is_the_steps_newest_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner sets NBMLOPS_PARENT_RUN_ID: a step's "last" is its own newest run."""
+    with nbmlops.start_run("pipeline") as pipe:
+        pass
+    with nbmlops.start_run("outside-later"):
+        pass
+    monkeypatch.setenv("NBMLOPS_PARENT_RUN_ID", pipe.id)
+    with nbmlops.start_run("train") as train:  # nested under the step's parent by the env
+        with nbmlops.start_run("fold-1"):
+            pass
+    assert train.info.parent_run_id == pipe.id
+    assert nbmlops.last_run().id == train.id
+    monkeypatch.delenv("NBMLOPS_PARENT_RUN_ID")
+    assert nbmlops.last_run().name == "outside-later"
