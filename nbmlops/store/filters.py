@@ -258,12 +258,13 @@ def _cmp(col: Any, op: str, value: Any) -> Any:
 def compile_filter(expr: str, node: Node, known_keys: Callable[[str], KeySet]) -> Any:
     """Return a SQLAlchemy boolean clause over ``runs`` for a parsed expression.
 
-    Each metric/param/tag comparison is set membership,
-    ``runs.id IN (SELECT run_id … WHERE key = … AND value …)``, which the covering
-    (key, value, run_id) indexes answer without reading the tables: the database reads
-    the matching runs from those sets instead of probing every run (a correlated
-    ``EXISTS`` per run visited all 100,000 runs of a store when few matched). Pages,
-    counts and whole results all use this one form.
+    Each metric/param/tag comparison is a set of run ids, ``SELECT run_id … WHERE key = …
+    AND value …``, which the covering (key, value, run_id) indexes answer without reading
+    the tables; comparisons joined by AND/OR become one INTERSECT/UNION of those sets, and
+    the clause is ``runs.id IN`` that set: the database combines the matching ids before it
+    reads any run, instead of probing every run (a correlated ``EXISTS`` per run visited
+    all 100,000 runs of a store when few matched). Pages, counts and whole results all use
+    this one form.
     """
     return _Compiler(expr, known_keys).visit(node)
 
@@ -282,15 +283,49 @@ class _Compiler:
         self.expr, self.known_keys = expr, known_keys
 
     def visit(self, n: Node) -> Any:
+        """Return the clause of ``n``.
+
+        Each maximal subtree of metric/param/tag comparisons becomes ``runs.id IN`` one
+        set expression (AND is INTERSECT, OR is UNION), so the database combines the
+        matching run ids from the indexes before it reads any run.
+        """
         from sqlalchemy import and_, or_
 
-        if isinstance(n, BoolOp):
-            parts = [self.visit(i) for i in n.items]
-            return and_(*parts) if n.op == "and" else or_(*parts)
-        if n.prefix == "attributes":
+        from nbmlops.store import schema as s
+
+        whole = self._set(n)
+        if whole is not None:
+            return s.runs.c.id.in_(whole)
+        if not isinstance(n, BoolOp):
             return self._attribute(n)
+        sets = [self._set(i) for i in n.items]
+        parts = [self.visit(i) for i, q in zip(n.items, sets, strict=True) if q is None]
+        pure = [q for q in sets if q is not None]
+        if pure:
+            parts.insert(0, s.runs.c.id.in_(self._combine(n.op, pure)))
+        return and_(*parts) if n.op == "and" else or_(*parts)
+
+    def _set(self, n: Node) -> Any:
+        """Return a SELECT of the run ids ``n`` matches, or None if it tests run attributes."""
+        if isinstance(n, BoolOp):
+            items = [self._set(i) for i in n.items]
+            if any(q is None for q in items):
+                return None
+            return self._combine(n.op, items)
+        if n.prefix == "attributes":
+            return None
         self._check_key(n)
         return {"metrics": self._metric, "params": self._param, "tags": self._tag}[n.prefix](n)
+
+    @staticmethod
+    def _combine(op: str, sets: list[Any]) -> Any:
+        from sqlalchemy import intersect, select, union
+
+        if len(sets) == 1:
+            return sets[0]
+        # a compound wrapped as a subquery: SQLite refuses parenthesised compounds
+        compound = (intersect if op == "and" else union)(*sets).subquery()
+        return select(compound.c.run_id)
 
     def _check_key(self, n: Comparison) -> None:
         known = self.known_keys(n.prefix)
@@ -302,9 +337,7 @@ class _Compiler:
     def _member(self, table: Any, key: str, cond: Any) -> Any:
         from sqlalchemy import select
 
-        from nbmlops.store import schema as s
-
-        return s.runs.c.id.in_(select(table.c.run_id).where(table.c.key == key, cond))
+        return select(table.c.run_id).where(table.c.key == key, cond)
 
     def _metric(self, n: Comparison) -> Any:
         from nbmlops.store import schema as s
