@@ -73,6 +73,52 @@ def _export_run(ml: Any, exp_id: str, run: Any, report: TransferReport) -> str:
     return mlid
 
 
+#: where an exported scikit-learn version's MLflow model folder goes in its MLflow run
+MODEL_FOLDER = "mlflow-models"
+
+
+def _mlflow_model_folder(ml: Any, mlrun: str, mv: Any) -> str | None:
+    """Log ``mv`` as an MLflow model folder (MLmodel + its skops file) in run ``mlrun``.
+
+    Only scikit-learn versions: nbmlops stores them with skops, which MLflow's sklearn
+    flavor reads (``serialization_format: skops``), so ``mlflow.pyfunc.load_model`` and
+    ``mlflow models serve`` use them and nothing is unpickled. Returns the folder's
+    artifact path, or None for other flavors (their file is exported as it is).
+    """
+    if mv.flavor != "sklearn":
+        return None
+    import platform
+
+    import mlflow
+    import sklearn
+    import yaml
+
+    import nbmlops
+
+    folder = f"{MODEL_FOLDER}/{mv.name}-{mv.version}"
+    mlmodel = {
+        "artifact_path": folder,
+        "flavors": {
+            "python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.skops",
+                                "predict_fn": "predict",
+                                "python_version": platform.python_version()},
+            "sklearn": {"pickled_model": "model.skops", "serialization_format": "skops",
+                        "sklearn_version": sklearn.__version__, "code": None,
+                        "skops_trusted_types": None},
+        },
+        "mlflow_version": mlflow.__version__,
+        "run_id": mlrun,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "model"
+        local.mkdir()
+        (local / "model.skops").write_bytes(
+            nbmlops.get_run(mv.run_id).load_artifact(mv.artifact_name))
+        (local / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False))
+        ml.log_artifacts(mlrun, str(local), folder)
+    return folder
+
+
 def _export_models(ml: Any, run_map: dict[str, str], report: TransferReport) -> None:
     import nbmlops
     from nbmlops.registry.aliases import model_aliases
@@ -93,8 +139,9 @@ def _export_models(ml: Any, run_map: dict[str, str], report: TransferReport) -> 
             if mlrun is None:
                 report.problems.append(f"{name}/{version}: its run {mv.run_id} was not exported")
                 continue
+            folder = _mlflow_model_folder(ml, mlrun, mv) or mv.artifact_name
             created = ml.create_model_version(
-                name, f"runs:/{mlrun}/{mv.artifact_name}", run_id=mlrun,
+                name, f"runs:/{mlrun}/{folder}", run_id=mlrun,
                 tags={"nbmlops.version": str(version), "nbmlops.flavor": mv.flavor},
                 description=mv.description)
             numbers[version] = str(created.version)

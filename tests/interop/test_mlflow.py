@@ -217,3 +217,34 @@ def test_import_brings_mlflow_3_logged_models(mlflow_client: Any, uri: str, tmp_
     assert mv.artifact_name.startswith(f"mlflow-models/{info.model_id}/")
     again = nbmlops.import_mlflow(uri)
     assert (again.versions_created, again.versions_skipped) == (0, 1)
+
+
+def test_exported_sklearn_models_load_in_mlflow_and_come_back(
+        mlflow_client: Any, uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exported scikit-learn version is an MLflow model folder (MLmodel + skops):
+    MLflow's pyfunc loads it, and importing it into another store gives a safe model."""
+    import mlflow.pyfunc
+
+    from nbmlops import store
+
+    _nbmlops_history()
+    X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 4})
+    want = nbmlops.load_model("churn/1").predict(X)
+    nbmlops.export_mlflow(uri, models=True)
+    mv = mlflow_client(uri, registry_uri=uri).get_model_version_by_alias("churn", "staging")
+    assert mv.source.endswith("/mlflow-models/churn-1")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        got = mlflow.pyfunc.load_model(f"models:/churn/{mv.version}").predict(X)
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    assert (np.asarray(got) == want).all()
+    monkeypatch.setenv("NBMLOPS_HOME", str(tmp_path / "other" / ".nbmlops"))
+    store.reset()
+    report = nbmlops.import_mlflow(uri)
+    assert report.versions_created == 1, str(report)
+    back = nbmlops.get_model_version("churn@staging")
+    assert back.flavor == "sklearn" and not back.unsafe
+    assert (nbmlops.load_model("churn@staging").predict(X) == want).all()
