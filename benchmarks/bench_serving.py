@@ -212,6 +212,8 @@ def throughput(uri: str, body: bytes, seconds: float, tmp: Path) -> dict[str, di
     servers = {
         "nbmlops sklearn, 1 worker": (nb + ["--runtime", "sklearn", "--workers", "1"],
                                       "/v2/health/ready"),
+        "nbmlops sklearn, default workers": (nb + ["--runtime", "sklearn"],
+                                             "/v2/health/ready"),
         "nbmlops onnx, 1 worker": (nb + ["--runtime", "onnx", "--workers", "1"],
                                    "/v2/health/ready"),
         "nbmlops onnx, default workers": (nb + ["--runtime", "onnx"], "/v2/health/ready"),
