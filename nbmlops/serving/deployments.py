@@ -306,7 +306,13 @@ def prestart_warm_host() -> bool:
 
 
 def prewarm_on_register() -> None:
-    """Prestart the warm host after a registration, when this is an interactive session."""
+    """Prestart the warm host after a registration in a notebook session.
+
+    Not in scripts (no IPython session) nor in pipeline steps (the runner sets
+    ``NBMLOPS_PARENT_RUN_ID``): a step's kernel ends with the step, before any deploy.
+    """
+    if os.environ.get("NBMLOPS_PARENT_RUN_ID"):
+        return
     ipython = sys.modules.get("IPython")
     if ipython is not None and ipython.get_ipython() is not None:
         prestart_warm_host()

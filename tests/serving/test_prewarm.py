@@ -60,10 +60,18 @@ def test_prewarm_is_off_outside_interactive_sessions_and_with_prewarm_0(
     from IPython.core.interactiveshell import InteractiveShell
     from sklearn.linear_model import LogisticRegression
 
+    import nbmlops
+
     if InteractiveShell.initialized():  # an earlier test's shell would count as a session
         InteractiveShell.clear_instance()
     register("batch", LogisticRegression(max_iter=500))  # a script: nothing started
     assert no_warm_host._warm is None
+    InteractiveShell.instance()  # a kernel, but running a pipeline step: nothing either
+    with monkeypatch.context() as mp:
+        mp.setenv("NBMLOPS_PARENT_RUN_ID", nbmlops.last_run().id)
+        register("step", LogisticRegression(max_iter=500))
+    assert no_warm_host._warm is None
+    InteractiveShell.clear_instance()
     monkeypatch.setenv("NBMLOPS_PREWARM", "0")
     assert no_warm_host.prestart_warm_host() is False and no_warm_host._warm is None
     monkeypatch.setenv("NBMLOPS_PREWARM", "1")
