@@ -28,8 +28,11 @@ DEPLOYMENT_COLUMNS = ("name", "ref", "version", "url", "pid", "status", "runtime
 
 # values ------------------------------------------------------------------------------
 def number(value: Any, empty: str = "") -> str:
-    """Return a value as text: floats to 6 significant digits, NaN as nan, None as ``empty``."""
-    if value is None:
+    """Return a value as text: floats to 6 significant digits, NaN as nan, None as ``empty``.
+
+    pandas' missing value of nullable columns (``pd.NA``) is ``empty`` too.
+    """
+    if value is None or type(value).__name__ == "NAType":
         return empty
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.6g}"

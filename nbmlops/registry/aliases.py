@@ -182,6 +182,9 @@ def alias_history(name: str) -> pd.DataFrame:
         r["forced"] = bool(r["forced"])
     cols = ["at", "alias", "from_version", "to_version", "user", "reason", "forced"]
     frame: pd.DataFrame = pd.DataFrame(rows, columns=["id", "name", *cols])[cols]
+    # an alias's first assignment has no from_version: missing, not NaN of a float column
+    frame["from_version"] = frame["from_version"].astype("Int64")
+    frame["reason"] = frame["reason"].astype("string")  # no reason given: missing, not NaN
     return frame
 
 

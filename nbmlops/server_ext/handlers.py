@@ -194,7 +194,9 @@ class NbmlopsHandler(APIHandler):
 
 
 def _plain(value: Any) -> Any:
-    """Return ``value`` with non-finite floats as None and unknown objects as strings."""
+    """Return ``value`` JSON-ready: non-finite floats and pd.NA as None, others as text."""
+    if type(value).__name__ == "NAType":  # pandas' missing value of nullable columns
+        return None
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):

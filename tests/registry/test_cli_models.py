@@ -64,6 +64,10 @@ def test_promote_is_gated_and_errors_are_one_line(churn, capsys) -> None:
     assert [(h["from_version"], h["to_version"], h["forced"]) for h in hist] == \
         [(None, 1, True), (1, 2, False)]
     assert hist[0]["reason"] == "demo day"
+    code, out, _ = run_cli(capsys, "models", "history", "churn")  # the table: blanks, not nan
+    first, second = out.strip().splitlines()[2:]
+    assert "nan" not in out and "demo day" in first and first.split()[3] == "1"
+    assert second.split()[3:5] == ["1", "2"]
 
 
 def test_alias_set_delete_and_unknowns(churn, capsys) -> None:

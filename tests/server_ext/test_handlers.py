@@ -190,6 +190,7 @@ async def test_models_list_and_detail(jp_fetch: Any, seeded: Seeded) -> None:
     assert detail["versions"][1]["aliases"] == ["staging"]
     assert "churn" in detail["card"]
     assert detail["alias_history"][0]["reason"] == "first candidate"
+    assert detail["alias_history"][-1]["from_version"] is None  # a first assignment
 
 
 async def test_unknown_model_is_404(jp_fetch: Any, seeded: Seeded) -> None:
