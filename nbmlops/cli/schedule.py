@@ -33,10 +33,10 @@ def add(spec: str, cron: str | None, params: tuple[str, ...], name: str | None, 
 
     row = add_schedule(spec, cron=cron, params=parse_params(params), name=name,
                        misfire=misfire, on_alert=on_alert)
-    when = f"cron '{row['cron']}' (UTC)" if row["cron"] else "no cron"
-    alert = f", and on alerts of model {row['on_alert']}" if row["on_alert"] else ""
-    click.echo(f"scheduled {row['name']}: {row['spec_path']} on {when}{alert}; "
-               "it fires while `nbmlops scheduler` runs")
+    fires = [f"on cron '{row['cron']}' (UTC)" if row["cron"] else "",
+             f"on alerts of model {row['on_alert']}" if row["on_alert"] else ""]
+    click.echo(f"scheduled {row['name']}: {row['spec_path']} "
+               f"{' and '.join(f for f in fires if f)}; it fires while `nbmlops scheduler` runs")
 
 
 @schedule.command("list")

@@ -80,7 +80,11 @@ class SchedulerService:
             self.scheduler.add_job(self.check_alerts, "interval", seconds=self.alert_interval,
                                    jobstore="internal", id="nbmlops-alerts", executor="default")
         self.scheduler.resume()
-        self.echo(f"scheduler running {len(self._job_ids())} schedule(s); Ctrl-C to stop")
+        on_alerts = sum(1 for r in self.store.list_schedules() if r.get("on_alert"))
+        alerts = (f", {on_alerts} on alerts (rules checked every {self.alert_interval:g} s)"
+                  if on_alerts and self.alert_interval else "")
+        self.echo(f"scheduler running {len(self._job_ids())} cron schedule(s){alerts}; "
+                  "Ctrl-C to stop")
 
     def stop(self) -> None:
         """Stop firing and wait for running pipelines to finish."""

@@ -192,3 +192,4 @@ def test_scheduler_daemon_evaluates_rules_and_runs_on_alert_schedules(
     [run] = event["pipeline_runs"]
     assert run["pipeline"] == "schedule retrain-m" and run["status"] == "error"
     assert "alert m/1: drift_share > 0.3" in out
+    assert "running 0 cron schedule(s), 1 on alerts (rules checked every 1 s)" in out

@@ -36,7 +36,13 @@ def test_schedule_cli_lifecycle(one_step: Path) -> None:
     res = runner.invoke(cli, ["schedule", "add", str(one_step), "--cron", "0 3 * * *",
                               "--on-alert", "churn"])
     assert res.exit_code == 0, res.output
-    assert "scheduled tick:" in res.output and "alerts of model churn" in res.output
+    assert "scheduled tick:" in res.output
+    assert "on cron '0 3 * * *' (UTC) and on alerts of model churn" in res.output
+    res = runner.invoke(cli, ["schedule", "add", str(one_step), "--on-alert", "churn",
+                              "--name", "only-alerts"])
+    assert res.exit_code == 0 and ": " in res.output and "no cron" not in res.output
+    assert " on alerts of model churn; it fires" in res.output
+    assert runner.invoke(cli, ["schedule", "remove", "only-alerts"]).exit_code == 0
     assert runner.invoke(cli, ["schedule", "pause", "tick"]).exit_code == 0
     listed = runner.invoke(cli, ["schedule", "list"]).output
     assert "tick  paused  cron=0 3 * * *  misfire=run-once on-alert=churn" in listed
