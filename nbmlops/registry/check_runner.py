@@ -63,8 +63,12 @@ def run_check_cell(shell: Any, ref: str, cell: str, **load_options: Any) -> Chec
                 **{h: getattr(checks, h) for h in HELPERS}}
     saved = {k: ns[k] for k in injected if k in ns}
     install_assert_hook(shell, suite)
+    # the suite's table is the cell's output: not also the last check's repr
+    interactivity = getattr(shell, "ast_node_interactivity", None)
     try:
         ns.update(injected)
+        if interactivity is not None:
+            shell.ast_node_interactivity = "none"
         result = shell.run_cell(cell, store_history=False)
         error = result.error_before_exec or result.error_in_exec
         if error is not None:
@@ -73,6 +77,8 @@ def run_check_cell(shell: Any, ref: str, cell: str, **load_options: Any) -> Chec
         checks.abort()
         raise
     finally:
+        if interactivity is not None:
+            shell.ast_node_interactivity = interactivity
         for k, value in injected.items():
             if ns.get(k) is not value:
                 continue  # the cell rebound it: keep the new value

@@ -85,6 +85,7 @@ def test_registry_magics_in_a_real_kernel(tmp_path: Path) -> None:
                    (9, "invalid model name")):
         assert msg in usage_error(i), (i, usage_error(i))
     assert "churn@production -> version 1" in text(5)
+    assert "CheckResult(" not in text(5)  # the suite's table only, not the last check's repr
     assert "churn@production -> version 2 (was 1) [forced]" in text(7)
     assert "my own variable LogisticRegression ['clf']" in text(10)
 
