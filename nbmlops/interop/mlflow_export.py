@@ -6,7 +6,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nbmlops.interop.mlflow_client import NB_TAG, all_runs, client, experiment_id, mlflow_errors
+from nbmlops.interop.mlflow_client import (
+    ML_TAG,
+    NB_TAG,
+    all_runs,
+    client,
+    experiment_id,
+    mlflow_errors,
+)
 from nbmlops.interop.report import TransferReport
 
 _STATUS = {"RUNNING": "RUNNING", "FINISHED": "FINISHED", "FAILED": "FAILED", "KILLED": "KILLED"}
@@ -126,16 +133,19 @@ def _export_models(ml: Any, run_map: dict[str, str], report: TransferReport) -> 
     for name in nbmlops.list_models()["name"]:
         if not ml.search_registered_models(f"name = '{name}'"):
             ml.create_registered_model(name)
-        done = {mv.tags.get("nbmlops.version"): mv.version
-                for mv in ml.search_model_versions(f"name = '{name}'")}
+        there = ml.search_model_versions(f"name = '{name}'")
+        done = {v.tags.get("nbmlops.version"): v.version for v in there}
+        # versions imported from there: (MLflow version number, MLflow run id)
+        imported = {(str(v.version), v.run_id) for v in there}
         numbers: dict[int, str] = {}
         for version in sorted(nbmlops.list_versions(name)["version"]):
             mv = nbmlops.get_model_version(f"{name}/{version}")
-            if str(version) in done:
-                numbers[version] = str(done[str(version)])
+            mlrun = run_map.get(mv.run_id)
+            origin = mv.tags.get("mlflow.version")
+            if str(version) in done or (origin, mlrun) in imported:
+                numbers[version] = str(done.get(str(version), origin))
                 report.versions_skipped += 1
                 continue
-            mlrun = run_map.get(mv.run_id)
             if mlrun is None:
                 report.problems.append(f"{name}/{version}: its run {mv.run_id} was not exported")
                 continue
@@ -180,6 +190,16 @@ def export_mlflow(to: str, *, experiment: str | None = None,
         return _export(ml, to, experiment, models)
 
 
+def _origin_in(ml: Any, mlflow_run_id: str | None) -> str | None:
+    """Return ``mlflow_run_id`` if that run is in the target MLflow store, else None."""
+    if not mlflow_run_id:
+        return None
+    try:
+        return str(ml.get_run(mlflow_run_id).info.run_id)
+    except Exception:  # MlflowException (not found) or a malformed id: not there
+        return None
+
+
 def _export(ml: Any, to: str, experiment: str | None, models: bool) -> TransferReport:
     import nbmlops
 
@@ -195,7 +215,13 @@ def _export(ml: Any, to: str, experiment: str | None, models: bool) -> TransferR
             if run_id in already:
                 report.runs_skipped += 1
                 continue
-            run_map[run_id] = _export_run(ml, exp_id, nbmlops.get_run(run_id), report)
+            run = nbmlops.get_run(run_id)
+            origin = _origin_in(ml, run.tags.get(ML_TAG))
+            if origin is not None:  # imported from this MLflow: it is there already
+                run_map[run_id] = origin
+                report.runs_skipped += 1
+                continue
+            run_map[run_id] = _export_run(ml, exp_id, run, report)
             report.runs_created += 1
     if models:
         for exp in set(nbmlops.experiments()) - set(names):  # versions' runs elsewhere

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.errors import NbmlopsError
-from nbmlops.interop.mlflow_client import ML_TAG, all_runs, client, mlflow_errors
+from nbmlops.interop.mlflow_client import ML_TAG, NB_TAG, all_runs, client, mlflow_errors
 from nbmlops.interop.report import TransferReport
 
 #: MLflow statuses an nbmlops run can hold; a run still RUNNING there is not alive here
@@ -111,13 +111,16 @@ def _import_models(ml: Any, uri: str, run_map: dict[str, str],
     from nbmlops.registry.aliases import model_aliases, set_alias
 
     for rm in ml.search_registered_models():
-        known = {v.tags.get("mlflow.version") for v in _versions(rm.name)}
+        local = _versions(rm.name)
+        known = {v.tags.get("mlflow.version") for v in local}
+        # versions this store exported there: (our version number, our run id)
+        exported = {(str(v.version), v.run_id) for v in local}
         for mv in sorted(ml.search_model_versions(f"name = '{rm.name}'"),
                          key=lambda v: int(v.version)):
-            if str(mv.version) in known:
+            ours = run_map.get(mv.run_id or "")
+            if str(mv.version) in known or (mv.tags.get("nbmlops.version"), ours) in exported:
                 report.versions_skipped += 1
                 continue
-            ours = run_map.get(mv.run_id or "")
             if ours is None:
                 report.problems.append(f"{rm.name} v{mv.version}: its run "
                                        f"({mv.run_id or 'none'}) was not imported; "
@@ -268,6 +271,18 @@ def import_mlflow(source: str, *, experiment: str | None = None,
         return _import(ml, source, experiment, models)
 
 
+def _ours(store: Any, run_id: str | None) -> str | None:
+    """Return ``run_id`` if that nbmlops run is in this store, else None."""
+    from nbmlops.errors import RunNotFound
+
+    if not run_id:
+        return None
+    try:
+        return str(store.get_run(run_id, reap=False).id)
+    except RunNotFound:
+        return None
+
+
 def _import(ml: Any, source: str, experiment: str | None, models: bool) -> TransferReport:
     from nbmlops.errors import ValidationError
     from nbmlops.store import open_store
@@ -288,6 +303,11 @@ def _import(ml: Any, source: str, experiment: str | None, models: bool) -> Trans
     for exp in exps:
         for mlrun in _listed_runs(ml, source, str(exp.experiment_id), report):
             if mlrun.info.run_id in done:
+                report.runs_skipped += 1
+                continue
+            ours = _ours(store, mlrun.data.tags.get(NB_TAG))
+            if ours is not None:  # exported from this store: it is here already
+                run_map[mlrun.info.run_id] = ours
                 report.runs_skipped += 1
                 continue
             try:

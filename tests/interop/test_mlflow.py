@@ -248,3 +248,22 @@ def test_exported_sklearn_models_load_in_mlflow_and_come_back(
     back = nbmlops.get_model_version("churn@staging")
     assert back.flavor == "sklearn" and not back.unsafe
     assert (nbmlops.load_model("churn@staging").predict(X) == want).all()
+
+
+def test_round_trips_to_the_same_store_create_no_duplicates(mlflow_client: Any, uri: str,
+                                                            tmp_path: Path) -> None:
+    """Import then export back to the same MLflow, and export then import back into the
+    same nbmlops store: each direction recognises the other's runs and versions."""
+    ml = mlflow_client(uri, registry_uri=uri)
+    _mlflow_history(ml, tmp_path)
+    nbmlops.import_mlflow(uri)
+    back = nbmlops.export_mlflow(uri, models=True)
+    assert (back.runs_created, back.versions_created) == (0, 0), str(back)
+    assert back.runs_skipped == 2 and back.versions_skipped == 1
+    assert len(ml.search_model_versions("name = 'legacy'")) == 1
+    ours = _nbmlops_history()  # runs born here, exported, then imported back
+    nbmlops.export_mlflow(uri, models=True)
+    again = nbmlops.import_mlflow(uri)
+    assert (again.runs_created, again.versions_created) == (0, 0), str(again)
+    assert nbmlops.get_run(ours["run"]).id == ours["run"]
+    assert len(nbmlops.runs()) == 4 and len(nbmlops.list_versions("churn")) == 1
