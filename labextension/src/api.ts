@@ -71,6 +71,8 @@ export interface IModel {
   description: string | null;
   created_at: string;
   aliases: Record<string, number>;
+  /** per alias, the version a rollback moves it back to (null: it has no earlier one) */
+  rollback_to: Record<string, number | null>;
   versions: IModelVersion[];
 }
 

@@ -365,23 +365,28 @@ export class MlopsSidebar extends Widget {
   private modelBlock(model: IModel): HTMLElement {
     const refusal = this.refusals.get(model.name) ?? h('div', { class: 'nbmlops-refused', hidden: true });
     this.refusals.set(model.name, refusal);
-    const aliases = Object.entries(model.aliases).map(([alias, version]) =>
-      h(
+    const aliases = Object.entries(model.aliases).map(([alias, version]) => {
+      // a rollback only where the alias pointed somewhere else before (a first assignment
+      // has nowhere to go back to), naming the version it would return to
+      const target = model.rollback_to?.[alias] ?? null;
+      return h(
         'li',
         { class: 'nbmlops-alias-row' },
         h('span', { class: 'nbmlops-alias' }, `@${alias}`),
         ` → v${version} `,
-        h(
-          'button',
-          {
-            class: 'jp-Button jp-mod-minimal nbmlops-rollback',
-            title: `Move @${alias} back to the version it pointed at before`,
-            onclick: () => void this.rollback(model.name, alias, refusal)
-          },
-          'Roll back'
-        )
-      )
-    );
+        target === null
+          ? ''
+          : h(
+              'button',
+              {
+                class: 'jp-Button jp-mod-minimal nbmlops-rollback',
+                title: `Move @${alias} back to v${target}, the version it pointed at before`,
+                onclick: () => void this.rollback(model.name, alias, refusal)
+              },
+              `Roll back to v${target}`
+            )
+      );
+    });
     const versions = model.versions.slice(0, 5).map(v =>
       h(
         'li',

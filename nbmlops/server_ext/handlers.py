@@ -384,9 +384,11 @@ def _models() -> list[dict[str, Any]]:
     out = []
     for row in nbmlops.list_models().to_dict("records"):
         versions = _versions(row["name"])
+        aliases = _aliases(versions)
         out.append({"name": row["name"], "latest_version": int(row["latest_version"]),
                     "description": row["description"], "created_at": row["created_at"],
-                    "aliases": _aliases(versions), "versions": versions})
+                    "aliases": aliases, "rollback_to": _rollback_targets(row["name"], aliases),
+                    "versions": versions})
     return out
 
 
@@ -412,7 +414,6 @@ class ModelHandler(NbmlopsHandler):
 
 def _model_detail(name: str) -> dict[str, Any]:
     import nbmlops
-    from nbmlops.registry.aliases import previous_version
     from nbmlops.registry.cards import model_card_text
     from nbmlops.registry.versions import latest_checks
 
@@ -420,16 +421,24 @@ def _model_detail(name: str) -> dict[str, Any]:
     for v in versions:
         v["check_results"] = latest_checks(f"{name}/{v['version']}")
     aliases = _aliases(versions)
-    rollback: dict[str, int | None] = {}
-    for alias in aliases:
-        try:
-            rollback[alias] = previous_version(name, alias)
-        except ValidationError:
-            rollback[alias] = None
     history = nbmlops.alias_history(name).tail(50).to_dict("records")
     latest = nbmlops.get_model_version(f"{name}/{versions[0]['version']}")
-    return {"name": name, "versions": versions, "aliases": aliases, "rollback_to": rollback,
+    return {"name": name, "versions": versions, "aliases": aliases,
+            "rollback_to": _rollback_targets(name, aliases),
             "card": model_card_text(latest), "alias_history": history[::-1]}
+
+
+def _rollback_targets(name: str, aliases: dict[str, int]) -> dict[str, int | None]:
+    """Return, per alias, the version a rollback would move it back to (None: none)."""
+    from nbmlops.registry.aliases import previous_version
+
+    out: dict[str, int | None] = {}
+    for alias in aliases:
+        try:
+            out[alias] = previous_version(name, alias)
+        except ValidationError:
+            out[alias] = None
+    return out
 
 
 class AliasHandler(NbmlopsHandler):

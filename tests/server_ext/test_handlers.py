@@ -181,6 +181,7 @@ async def test_models_list_and_detail(jp_fetch: Any, seeded: Seeded) -> None:
     models = (await fetch(jp_fetch, "models"))["models"]
     assert [m["name"] for m in models] == ["churn"]
     assert models[0]["aliases"] == {"staging": seeded.good_version}
+    assert models[0]["rollback_to"] == {"staging": None}  # a first assignment
     detail = await fetch(jp_fetch, "models", "churn")
     assert [v["version"] for v in detail["versions"]] == [2, 1]
     v2 = detail["versions"][0]
@@ -237,6 +238,8 @@ async def test_rollback_uses_the_previous_version(jp_fetch: Any, seeded: Seeded)
     nbmlops.promote("churn", seeded.bad_version, "production")
     detail = await fetch(jp_fetch, "models", "churn")
     assert detail["rollback_to"] == {"production": seeded.good_version, "staging": None}
+    [listed] = (await fetch(jp_fetch, "models"))["models"]  # what the sidebar's buttons read
+    assert listed["rollback_to"] == detail["rollback_to"]
     await fetch(jp_fetch, "models", "churn", "aliases", "production", method="PUT",
                 body=json.dumps({"version": detail["rollback_to"]["production"],
                                  "reason": "roll back"}))

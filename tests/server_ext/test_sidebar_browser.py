@@ -164,7 +164,9 @@ def test_sidebar_in_jupyterlab(tmp_path: Path, nbmlops_home: Path) -> None:
         shot(dialog.locator(".jp-Dialog-content"), "promote-dialog")
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
         model.locator(".nbmlops-alias-row", has_text="@production").wait_for(timeout=30_000)
-        assert "v1" in model.locator(".nbmlops-alias-row", has_text="@production").inner_text()
+        production = model.locator(".nbmlops-alias-row", has_text="@production")
+        assert "v1" in production.inner_text()
+        assert production.locator(".nbmlops-rollback").count() == 0  # nowhere to go back to
         assert nbmlops.get_model_version("churn@production").version == 1
         assert nbmlops.alias_history("churn")["reason"].iloc[-1] == "ship it"
 
@@ -179,6 +181,14 @@ def test_sidebar_in_jupyterlab(tmp_path: Path, nbmlops_home: Path) -> None:
         assert nbmlops.get_model_version("churn@production").version == 1
         shot(sidebar, "refused")
         shot(page, "models")
+
+        # once @production moved (forced, from Python), its rollback names where it goes
+        nbmlops.promote("churn", 2, "production", force=True, reason="hotfix")
+        sidebar.locator(".nbmlops-refresh").click()
+        back = production.locator(".nbmlops-rollback")
+        back.wait_for(timeout=30_000)
+        assert back.inner_text() == "Roll back to v1"
+        shot(sidebar, "rollback")
 
         # "Run this notebook as a pipeline step": papermill runs it, the pipeline shows up
         hello = nbformat.v4.new_notebook()
