@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -234,10 +235,42 @@ def throughput(uri: str, body: bytes, seconds: float, tmp: Path) -> dict[str, di
     return results
 
 
+def failed_deploy_times(n: int) -> list[float]:
+    """Time ``deploy()`` of a model the server refuses to load until DeployError is raised.
+
+    The model holds a type outside the trust policy (trusted when it was logged, not at
+    serving): the server exits with its one-line error, and deploy() must report it at
+    once rather than wait for the readiness timeout (120 s). nbmlops only: this measures
+    how a failure is reported, not a speed to compare.
+    """
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import nbmlops
+    from nbmlops.errors import DeployError
+
+    class Custom(LogisticRegression):  # a user's own class: not trusted by default
+        pass
+
+    Custom.__module__, Custom.__qualname__ = "bench_custom", "Custom"
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    with nbmlops.start_run(name="custom") as run:
+        run.log_model(Custom().fit(frame, [0, 0, 1, 1]), trusted=["bench_custom.Custom"])
+    nbmlops.register_model("custom", run=run)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        try:
+            nbmlops.deploy("custom/1").stop()
+        except DeployError:
+            times.append(time.perf_counter() - t)
+        else:
+            raise SystemExit("the untrusted model was served: the benchmark is broken")
+    return times
+
+
 def report_deploy(times: dict[str, list[Any]]) -> None:
     """Print deploy → ready per side, with nbmlops's phases and the ratio to MLflow."""
-    import statistics
-
     base = statistics.median(t for t, _ in times["mlflow"])
     print("\ndeploy -> ready (RandomForest 100 trees; median of the runs, seconds; "
           f"load average {os.getloadavg()[0]:.1f})\n")
@@ -284,6 +317,10 @@ def main() -> None:
         uri, body = train(tmp)
         if not args.skip_deploy:
             report_deploy(deploy_times(uri, args.deploys, tmp, args.think))
+            failed = failed_deploy_times(args.deploys)
+            print(f"\ndeploy of a model the server refuses to load -> one-line DeployError: "
+                  f"median {statistics.median(failed):.2f} s, max {max(failed):.2f} s "
+                  f"({len(failed)} runs; the readiness timeout it must not wait for: 120 s)")
         if not args.skip_throughput:
             report_throughput(throughput(uri, body, args.seconds, tmp))
     finally:

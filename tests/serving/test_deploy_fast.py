@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -141,12 +140,10 @@ def test_a_model_that_cannot_be_loaded_fails_in_one_line(monkeypatch: pytest.Mon
                       trusted=["tests.serving.crashy.KillOnPredict"])
     nbmlops.register_model("custom", run=run)
     monkeypatch.delenv("NBMLOPS_TRUSTED_TYPES", raising=False)
-    t = time.monotonic()
-    with pytest.raises(DeployError) as info:
+    with pytest.raises(DeployError) as info:  # how fast: benchmarks/bench_serving.py
         nbmlops.deploy("custom/1")
     msg = str(info.value)
     assert "\n" not in msg and "refusing to load" in msg and "KillOnPredict" in msg
-    assert time.monotonic() - t < 60  # generous: the point is it does not wait for a timeout
     dep = list_deployments(include_stopped=True)[0]
     assert dep.status == "failed" and _group_gone(dep.pid)
 
