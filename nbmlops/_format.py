@@ -27,12 +27,17 @@ DEPLOYMENT_COLUMNS = ("name", "ref", "version", "url", "pid", "status", "runtime
 
 
 # values ------------------------------------------------------------------------------
+def missing(value: Any) -> bool:
+    """Return whether ``value`` is None or pandas' missing value of nullable columns (pd.NA)."""
+    return value is None or type(value).__name__ == "NAType"
+
+
 def number(value: Any, empty: str = "") -> str:
     """Return a value as text: floats to 6 significant digits, NaN as nan, None as ``empty``.
 
     pandas' missing value of nullable columns (``pd.NA``) is ``empty`` too.
     """
-    if value is None or type(value).__name__ == "NAType":
+    if missing(value):
         return empty
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.6g}"

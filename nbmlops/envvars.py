@@ -31,8 +31,8 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
                           "from the kernel's warm host."),
     "NBMLOPS_PREWARM": ("1", "user",
                         "When the warm host starts (idle priority) before the first deploy: "
-                        "1 when a model is registered in a notebook, load also at %load_ext "
-                        "nbmlops, 0 only at the first deploy."),
+                        "1 when a model is registered in a notebook that ran %load_ext "
+                        "nbmlops, load also at %load_ext, 0 only at the first deploy."),
     "NBMLOPS_PARENT_RUN_ID": ("(none)", "nbmlops",
                               "Set by the pipeline runner: the run a step's runs nest under."),
     "NBMLOPS_NOTEBOOK_PATH": ("(detected)", "nbmlops",

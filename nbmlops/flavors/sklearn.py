@@ -40,11 +40,15 @@ def import_skops_lean() -> None:
     list: :meth:`SklearnFlavor.load` always passes the types it trusts by its own policy.
     Importing with the scan skipped leaves skops' default list of estimators empty, so
     skops trusts *fewer* types by default, never more. Not used in a user's kernel, where
-    code may call skops directly and expect its defaults.
+    code may call skops directly and expect its defaults. Does nothing without
+    scikit-learn.
     """
     if "skops.io" in sys.modules:
         return
-    import sklearn.utils
+    try:
+        import sklearn.utils
+    except ImportError:  # no scikit-learn here: its models cannot be served anyway
+        return
 
     scan = sklearn.utils.all_estimators
     sklearn.utils.all_estimators = lambda *args, **kwargs: []  # read once, at skops' import

@@ -44,7 +44,15 @@ def register(ipython: Any) -> None:
     from nbmlops.tracking.capture import warm_up
 
     warm_up()
-    if os.environ.get("NBMLOPS_PREWARM") == "load":  # the warm host, see serving.deployments
-        from nbmlops.serving.deployments import prestart_warm_host
+    from nbmlops.registry.versions import on_register
 
-        prestart_warm_host()
+    on_register(_prewarm)  # a registration in a notebook: a deploy is likely next
+    if os.environ.get("NBMLOPS_PREWARM") == "load":
+        _prewarm()
+
+
+def _prewarm(*_: Any) -> None:
+    """Start the serving warm host in the background (see serving.deployments)."""
+    from nbmlops.serving.deployments import prewarm_on_register
+
+    prewarm_on_register()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -167,10 +169,28 @@ def register_model(
         created_at=datetime.now(tz=timezone.utc).timestamp(), created_by=current_user(),
     )
     version = reg.create_version(name, row, description)
-    from nbmlops.serving.deployments import prewarm_on_register
+    mv = get_model_version(f"{name}/{version}")
+    for hook in _on_register:
+        try:
+            hook(mv)
+        except Exception as exc:  # a hook never undoes or fails a registration
+            logging.getLogger(__name__).warning("after registering %s: %s", mv.ref, exc)
+    return mv
 
-    prewarm_on_register()  # a deploy is likely next: pay the server's imports meanwhile
-    return get_model_version(f"{name}/{version}")
+
+#: called with each version this process registers, see :func:`on_register`
+_on_register: list[Callable[[ModelVersion], None]] = []
+
+
+def on_register(hook: Callable[[ModelVersion], None]) -> None:
+    """Call ``hook(version)`` after each registration in this process (added once).
+
+    For the interfaces: ``%load_ext nbmlops`` uses it to start the serving warm host while
+    the user reads the new version's card, since a deploy usually follows. A hook that
+    raises is logged; the registration stands.
+    """
+    if hook not in _on_register:
+        _on_register.append(hook)
 
 
 def _log_object(run: Run, model: Any, base: str, **options: Any) -> str:

@@ -22,6 +22,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from nbmlops._format import missing
 from nbmlops.config import Settings
 from nbmlops.errors import (
     ConfigError,
@@ -195,7 +196,7 @@ class NbmlopsHandler(APIHandler):
 
 def _plain(value: Any) -> Any:
     """Return ``value`` JSON-ready: non-finite floats and pd.NA as None, others as text."""
-    if type(value).__name__ == "NAType":  # pandas' missing value of nullable columns
+    if missing(value):
         return None
     if isinstance(value, float):
         return value if math.isfinite(value) else None

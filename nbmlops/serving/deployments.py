@@ -308,7 +308,9 @@ def prestart_warm_host() -> bool:
 def prewarm_on_register() -> None:
     """Prestart the warm host after a registration in a notebook session.
 
-    Not in scripts (no IPython session) nor in pipeline steps (the runner sets
+    ``%load_ext nbmlops`` hooks this to every registration
+    (:func:`nbmlops.registry.versions.on_register`). Not in scripts (no IPython session)
+    nor in pipeline steps (the runner sets
     ``NBMLOPS_PARENT_RUN_ID``): a step's kernel ends with the step, before any deploy.
     """
     if os.environ.get("NBMLOPS_PARENT_RUN_ID"):

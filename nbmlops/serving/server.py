@@ -153,7 +153,9 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int |
                            **({"max_rows": max_rows} if max_rows else {}))
     sock = bind_socket(host, port)  # fail fast on a taken port, before loading the model
     started = time.time()
-    _lean_imports()
+    from nbmlops.flavors.sklearn import import_skops_lean
+
+    import_skops_lean()  # a server's biggest import, without its scan of scikit-learn
     app = build_app(ref, runtime=runtime, options=options, poll_interval=poll_interval)
     service = app.state.service
     app.state.sibling_workers = workers > 1  # feedback may name a sibling's prediction
@@ -185,16 +187,6 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int |
         _server(config, started).run(sockets=[sock])
 
     supervise(run_worker, workers)
-
-
-def _lean_imports() -> None:
-    """Import skops without its scan of every scikit-learn module (a server's biggest import)."""
-    try:
-        from nbmlops.flavors.sklearn import import_skops_lean
-
-        import_skops_lean()
-    except ImportError:  # no scikit-learn here: its models cannot be served anyway
-        pass
 
 
 def _server(config: Any, on_started: Callable[[], Any]) -> Any:
