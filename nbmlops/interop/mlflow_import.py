@@ -40,15 +40,20 @@ def _put_tree(root: Path, run: Any, prefix: str) -> None:
         name = prefix + path.relative_to(root).as_posix()
         sha, size = run._artifacts.put_file(path)
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        meta = None
         in_model = any(m in path.parents for m in models)
-        if in_model and path.suffix in (".pkl", ".pickle"):
-            # an MLflow-pickled model: kept, marked unsafe, never loaded by nbmlops
-            meta = {"mlflow_model": True, "unsafe": True,
-                    "unsafe_reason": "pickled by MLflow; unpickling runs arbitrary code"}
-        elif in_model and path.suffix == ".skops":  # MLflow 3's default for scikit-learn
-            meta = {"mlflow_model": True}  # safe: loaded by skops under the trust policy
+        meta = _MODEL_FILES.get(path.suffix) if in_model else None
         run._store.add_artifact(run.id, ArtifactInfo(name, sha, size, media), meta)
+
+
+#: the meta of a model file inside an MLflow model folder (one with an MLmodel), by suffix
+_PICKLED = {"mlflow_model": True, "flavor": "pickle", "unsafe": True,
+            "unsafe_reason": "pickled by MLflow; unpickling runs arbitrary code"}
+_MODEL_FILES: dict[str, dict[str, Any]] = {
+    ".pkl": _PICKLED,  # kept, marked unsafe, never loaded by nbmlops unless asked
+    ".pickle": _PICKLED,
+    # MLflow 3's default for scikit-learn: safe, loaded by skops under the trust policy
+    ".skops": {"mlflow_model": True, "flavor": "sklearn"},
+}
 
 
 def _logged_model_folder(ml: Any, uri: str, source: str, run_id: str) -> str:
@@ -177,22 +182,19 @@ def _model_folder(source: str) -> str:
 
 
 def _model_artifact(run_id: str, folder: str) -> str | None:
-    """Return the imported run's pickled model under ``folder``, marked as a model."""
+    """Return the imported run's model file under ``folder`` (skops or pickle), if any."""
     import nbmlops
     from nbmlops.store import open_store
 
     prefix = folder + "/"
     store, _ = open_store()
     for info in nbmlops.get_run(run_id).artifacts:
-        flavor = ("sklearn" if info.name.endswith(".skops")
-                  else "pickle" if info.name.endswith((".pkl", ".pickle")) else None)
-        if not info.name.startswith(prefix) or flavor is None:
+        if not info.name.startswith(prefix) or Path(info.name).suffix not in _MODEL_FILES:
             continue
         _, meta = store.get_artifact(run_id, info.name)
         if meta.get("mlflow_model"):
-            # a registry entry needs a flavor: skops files are scikit-learn models (safe,
-            # loaded under the trust policy); pickles get the explicit unsafe one
-            store.add_artifact(run_id, info, {**meta, "flavor": flavor})
+            if "flavor" not in meta:  # imported before flavors were recorded at import
+                store.add_artifact(run_id, info, {**meta, "flavor": "pickle"})
             return str(info.name)
     return None
 
