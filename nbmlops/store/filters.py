@@ -281,6 +281,7 @@ class _Compiler:
 
     def __init__(self, expr: str, known_keys: Callable[[str], KeySet]) -> None:
         self.expr, self.known_keys = expr, known_keys
+        self._checked: set[tuple[str, str]] = set()  # keys looked up once per expression
 
     def visit(self, n: Node) -> Any:
         """Return the clause of ``n``.
@@ -328,7 +329,10 @@ class _Compiler:
         return select(compound.c.run_id)
 
     def _check_key(self, n: Comparison) -> None:
+        if (n.prefix, n.key) in self._checked:  # _set may visit a subtree twice
+            return
         known = self.known_keys(n.prefix)
+        self._checked.add((n.prefix, n.key))
         if n.key not in known:
             hint = ", ".join(sorted(known)[:20]) or "none logged yet"
             raise FilterError(self.expr, f"unknown {n.prefix[:-1]} {n.key!r}; known "
